@@ -7,7 +7,7 @@ bash scripts/setup.sh
 . .venv/bin/activate
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 out=${1:-runs/demo}
-nanoemox data demo --output "$out/data" --num-clips 300 --overwrite
+nanoemox data demo --output "$out/data" --num-clips 600 --overwrite
 nanoemox train --config demo --output "$out/train" --set "datasets.demo.path=$out/data"
 final=$(ls -d "$out"/train/4-*/final)
 python - "$out/train/eval_results.json" <<'PY'
