@@ -398,6 +398,19 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
+# What each selectable module is, for the card (the names of the adapter and fusion registries).
+MODULE_DESCRIPTIONS = {
+    "qformer": "Q-Former with learned queries (Nano-EmoX)",
+    "mlp": "MLP projector (pooled to the query count)",
+    "hybrid_compressor": "Emotion-Qwen hybrid compressor: emotion and general MLP experts mixed by an attention gate",
+    "lq_former": "XMEI-Qwen LQ-Former: queries initialised from language priors (subtitle / captions) + learned",
+    "cat_mod": "Cat-MoD: guide (prior) + explorer queries, similarity router skipping cross-attention per token",
+    "gated_experts": "Nano-EmoX gated experts: one audio-queries-vision cross-attention expert per layer pair, "
+    "softmax gate",
+    "egmf": "EGMF: bidirectional cross-attention, 1/8-1/4-1/2 bottleneck experts, hierarchical gating",
+}
+
+
 def architecture(config: Mapping[str, Any]) -> dict[str, Any]:
     """The branch modules, token counts and layer choices the card shows, with the published defaults."""
     get = config.get
@@ -408,6 +421,17 @@ def architecture(config: Mapping[str, Any]) -> dict[str, Any]:
         "frame_adapter": get("frame_adapter", "qformer"),
         "audio_adapter": get("audio_adapter", "qformer"),
         "fusion": get("fusion", "gated_experts"),
+        "modules": {
+            name: MODULE_DESCRIPTIONS.get(get(key, default), get(key, default))
+            for name, key, default in (
+                ("frame", "frame_adapter", "qformer"),
+                ("audio", "audio_adapter", "qformer"),
+                ("fusion", "fusion", "gated_experts"),
+            )
+        },
+        "num_key_frames": get("num_key_frames", 0),
+        "fec_scorer": get("fec_scorer", "haar_smile"),
+        "sentiment_head": bool(get("sentiment_head", False)),
         "tokens": tokens,
         "media_tokens": sum(tokens.values()),
         "num_frames": get("num_frames", 8),

@@ -152,6 +152,15 @@ def test_card_names_the_modules_of_this_config(tiny_checkpoint, tmp_path):
     assert f"**Media tokens per clip:** {16 + config['num_audio_tokens'] + 4 + 1} " in text
     assert "No safetensors weights were found" in text
     assert "No curriculum was supplied" in text and "No evaluation results were supplied" in text
+    assert "FEC):** off" in text
+    # the related systems' modules and FEC are named with what they are
+    config.update(frame_adapter="hybrid_compressor", audio_adapter="lq_former", fusion="egmf", num_key_frames=2)
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    text = render.render_card(tmp_path).text
+    assert "fusion encoder `egmf`" in text and "EGMF: bidirectional cross-attention" in text
+    assert "frames `hybrid_compressor` (Emotion-Qwen hybrid compressor" in text
+    assert "speech `lq_former` (XMEI-Qwen LQ-Former" in text
+    assert "the 2 most expressive sampled frames (scorer `haar_smile`)" in text
 
 
 def test_full_size_config_names_published_components(tmp_path):
