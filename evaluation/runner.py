@@ -5,11 +5,13 @@
 
 Also what `nanoemox train` runs on the held-out split after its last stage, and `nanoemox evaluate --model DIR
 --data DIR --tasks mer,mir` from the shell. Decoding is greedy (deterministic scores); rows whose media cannot be
-read are skipped and counted, never a crash.
+read are skipped and counted, never a crash. A Multi-LoRA checkpoint (per-task adapters) answers each task with
+its own adapter, the base where a task has none (`results["adapters"]` says which).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -17,9 +19,11 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from nanoemox.modeling.pipeline_nanoemox import use_task_adapter
 from nanoemox.processing.schema import resolve_media
 
-from .scoring import score
+from .hybrid_gate import HybridGateRecorder
+from .scoring import msa_views, score
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +43,14 @@ def reference_for(task: str, labels: dict) -> Any:
     if task == "jx4mei":
         return {"emotion": labels["emotion"], "intent": labels["intent"], "explanation": labels["reason"]}
     return {"emotion": labels["response_emotion"] or labels["emotion"], "response": labels["response"]}
+
+
+def _head_scores(model, task: str):
+    """A context collecting the sentiment head's scores while msa answers are generated (one (b,) tensor per batch,
+    in the order of the rows that were answered); an empty list for other tasks or models without the head."""
+    if task == "msa" and getattr(model.config, "sentiment_head", False):
+        return model.capture_sentiment_scores()
+    return contextlib.nullcontext([])
 
 
 def _user_turn(messages: list[dict], root) -> list[dict]:
@@ -115,7 +127,11 @@ def evaluate_model(
     max_new_tokens: int = 48,
     drop_modalities: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Scores per task on `dataset` (a schema split): {"tasks": {task: metrics}, "predictions": [...]}"""
+    """Scores per task on `dataset` (a schema split): {"tasks": {task: metrics}, "predictions": [...]}
+
+    With a hybrid-compressor adapter, each task's metrics also carry `hybrid_gate`: {"frame": G, "audio": G}, the
+    mean gate over the task's samples that have the branch (1 = all emotion expert, 0 = all general expert).
+    """
     results: dict[str, Any] = {"tasks": {}, "predictions": [], "dropped_modalities": list(drop_modalities)}
     for task in tasks:
         rows = [r for r in dataset if r["task"] == task]
@@ -124,24 +140,39 @@ def evaluate_model(
         if not rows:
             logger.warning("no %s rows to evaluate", task)
             continue
-        answers, skipped = generate_answers(
-            model,
-            processor,
-            rows,
-            media_root=media_root,
-            batch_size=batch_size,
-            max_new_tokens=max_new_tokens,
-            drop_modalities=drop_modalities,
-            desc=f"{task}{' -' + ','.join(drop_modalities) if drop_modalities else ''}",
-        )
+        if getattr(model.config, "task_adapters", None):  # Multi-LoRA: this task's adapter, or the base
+            results.setdefault("adapters", {})[task] = use_task_adapter(model, task)
+        # the hybrid compressors' mean gate G over this task's samples; msa: the sentiment head's scores
+        with HybridGateRecorder(model) as gates, _head_scores(model, task) as head:
+            answers, skipped = generate_answers(
+                model,
+                processor,
+                rows,
+                media_root=media_root,
+                batch_size=batch_size,
+                max_new_tokens=max_new_tokens,
+                drop_modalities=drop_modalities,
+                desc=f"{task}{' -' + ','.join(drop_modalities) if drop_modalities else ''}",
+            )
         kept = [(r, a) for r, a in zip(rows, answers) if a is not None]
         preds = [a for _, a in kept]
         refs = [reference_for(task, r["labels"]) for r, _ in kept]
         metrics = score(task, preds, refs, wheels=wheels) if kept else {}
+        head = torch.cat(head).tolist() if head else None
+        if head is not None and len(head) != len(kept):  # one prefill per generate call is what aligns them
+            logger.warning("msa: %d head scores for %d answers; reporting the text view only", len(head), len(kept))
+            head = None
+        if task == "msa" and kept:  # from the head when the checkpoint has one, the text-parsed view kept beside
+            metrics = msa_views(metrics, refs, head)
         metrics["n_skipped_media"] = skipped
+        if gates.means():
+            metrics["hybrid_gate"] = gates.means()
+            logger.info("%s: mean hybrid-compressor gate (emotion expert share) %s", task, metrics["hybrid_gate"])
         results["tasks"][task] = metrics
         results["predictions"].extend(
             {"id": r["id"], "task": task, "prediction": a, "reference": reference_for(task, r["labels"])}
             for r, a in kept
         )
+        for prediction, value in zip(results["predictions"][-len(kept) :], head or []):
+            prediction["sentiment_score"] = value
     return results

@@ -15,6 +15,9 @@ are the structured gold labels:
 
     from nanoemox.evaluation.scoring import score
     score("mer", ["happy", "I feel sad"], ["happy", "sad"], wheels="shared/reference/emotion_wheel")
+
+A checkpoint with the sentiment head (EGMF's regression head) also gives a continuous score per msa sample;
+`msa_views` then reports MSA from the head and keeps the text-parsed metrics as a second view.
 """
 
 from __future__ import annotations
@@ -63,6 +66,34 @@ def _score_msa(predictions: Sequence[str], references: Sequence[Any], scheme: st
     results["n_score_missing"] = sum(1 for p in parsed if p["score"] is None)
     results["scheme"] = scheme
     return results
+
+
+def msa_views(
+    text_metrics: dict,
+    references: Sequence[Any],
+    head_scores: Sequence[float] | None = None,
+    *,
+    msa_scheme: str = "mosi",
+) -> dict:
+    """MSA results that say where their score comes from (`score_source`).
+
+    Without head scores: `text_metrics` (from `score("msa", ...)`, scores parsed from the answers) with
+    `score_source: "text"`. With them (N floats, one per reference): the regression metrics of the sentiment head's
+    continuous scores at the top level (`score_source: "sentiment_head"`; MAE and Corr are then meaningful), and the
+    text-parsed metrics, MLLM-style WAF included, under `text_parsed`. Non-finite head scores (a diverged head) fall
+    back to the text view with a warning.
+    """
+    if head_scores is None:
+        return {**text_metrics, "score_source": "text"}
+    if len(head_scores) != len(references):
+        raise ValueError(f"{len(head_scores)} head scores but {len(references)} references")
+    golds = [float(r) for r in references]
+    try:
+        regression = (sims_regression_metrics if msa_scheme == "sims" else mosi_regression_metrics)(head_scores, golds)
+    except ValueError as err:
+        logger.warning("msa: the sentiment head's scores cannot be scored (%s); reporting the text view", err)
+        return {**text_metrics, "score_source": "text", "sentiment_head_error": str(err)}
+    return {**regression, "scheme": msa_scheme, "score_source": "sentiment_head", "text_parsed": dict(text_metrics)}
 
 
 def _score_mer(predictions: Sequence[str], references: Sequence[str], wheels: EmotionWheels | None) -> dict:
@@ -163,4 +194,4 @@ def score(
     return results
 
 
-__all__ = ["MSA_SCHEMES", "normalize_task", "score"]
+__all__ = ["MSA_SCHEMES", "msa_views", "normalize_task", "score"]

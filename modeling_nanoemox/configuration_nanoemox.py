@@ -27,6 +27,8 @@ AUDIO_ADAPTERS = FRAME_ADAPTERS
 FUSION_MODULES = ("gated_experts", "egmf")
 # Key-frame scorers of Emotion-Qwen's facial emotion capture; media_nanoemox.FEC_SCORERS maps each to a function.
 FEC_SCORERS = ("haar_smile", "expression_energy")
+# Losses of the optional sentiment regression head: l1 (MMSA's convention for MOSI/MOSEI/SIMS) or mse.
+SENTIMENT_LOSSES = ("l1", "mse")
 
 PLACEHOLDER_TOKENS = {
     "frame": "<|frame_pad|>",
@@ -109,6 +111,13 @@ class NanoEmoXConfig(PreTrainedConfig):
         fusion_vision_layers / fusion_audio_layers (`list[int]`): layers read by the fusion encoder
             (12, 16, 22 / 16, 18, 22); one expert per pair.
         fusion_hidden_size, fusion_num_heads, fusion_num_experts: 512, 8, 3.
+    Sentiment head (EGMF's regression head; off by default, on in the `egmf` curriculum preset):
+        sentiment_head (`bool`): add a small MLP that regresses the sentiment score (MOSI/MOSEI scale, [-3, 3],
+            as the schema's `labels.sentiment`) from the LM's last hidden state at the last prompt position; the
+            outputs then carry `sentiment_score` (b,).
+        sentiment_hidden_size (`int`): width of the head's hidden layer (256).
+        sentiment_loss (`str`): "l1" (MMSA's convention) or "mse", on the rows that carry a gold score.
+        sentiment_loss_weight (`float`): weight of that loss added to the LM loss (1.0).
     Tokens:
         frame_token_id, face_token_id, audio_token_id, fusion_token_id: placeholder ids in the tokenizer.
     """
@@ -157,6 +166,11 @@ class NanoEmoXConfig(PreTrainedConfig):
     fusion_num_heads: int = 8
     fusion_num_experts: int = 3
 
+    sentiment_head: bool = False
+    sentiment_hidden_size: int = 256
+    sentiment_loss: str = "l1"
+    sentiment_loss_weight: float = 1.0
+
     frame_token_id: int | None = None
     face_token_id: int | None = None
     audio_token_id: int | None = None
@@ -199,6 +213,7 @@ class NanoEmoXConfig(PreTrainedConfig):
             "fusion_hidden_size",
             "fusion_num_heads",
             "fusion_num_experts",
+            "sentiment_hidden_size",
         ):
             value = getattr(self, field)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
@@ -219,6 +234,13 @@ class NanoEmoXConfig(PreTrainedConfig):
             self._fail("audio_adapter", self.audio_adapter, f"expected one of {AUDIO_ADAPTERS}")
         if self.fusion not in FUSION_MODULES:
             self._fail("fusion", self.fusion, f"expected one of {FUSION_MODULES}")
+        if not isinstance(self.sentiment_head, bool):
+            self._fail("sentiment_head", self.sentiment_head, "must be true or false")
+        if self.sentiment_loss not in SENTIMENT_LOSSES:
+            self._fail("sentiment_loss", self.sentiment_loss, f"expected one of {SENTIMENT_LOSSES}")
+        weight = self.sentiment_loss_weight
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight < float("inf"):
+            self._fail("sentiment_loss_weight", weight, "must be a finite number >= 0")
         for field, heads in (
             ("adapter_hidden_size", self.adapter_num_heads),
             ("face_feature_size", self.face_num_heads),

@@ -11,14 +11,19 @@ sample's text and is not encoded for it; the fusion token needs both frames and 
 
 Media enters only at prefill: `prepare_inputs_for_generation` drops every media input on decode steps, so
 generation reuses the KV cache and never re-runs an encoder.
+
+With `config.sentiment_head` (EGMF's regression head) the outputs also carry `sentiment_score` (b,), computed at
+prefill from the LM's last hidden state at the last prompt position (see `SentimentHead`).
 """
 
 from __future__ import annotations
 
 import inspect
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from transformers import AutoBackbone, AutoModel, GenerationMixin, PreTrainedModel
 from transformers.cache_utils import Cache
@@ -34,6 +39,8 @@ FUSION_CLASSES = {**FUSIONS, **RELATED_FUSIONS}
 PRIOR_ADAPTERS = ("lq_former", "cat_mod")
 
 BRANCHES = tuple(PLACEHOLDER_TOKENS)  # ("frame", "face", "audio", "fusion")
+
+IGNORE_INDEX = -100
 
 # Inputs that only the prefill forward needs; generate() must not pass them again on decode steps.
 MEDIA_INPUTS = (
@@ -54,6 +61,7 @@ class NanoEmoXModelOutputWithPast(ModelOutput):
     """
     fusion_gate_weights (`(b, experts)`): the fusion gate per sample (zeros where the fusion token is absent).
     media_mask (`(b, 4)` bool): which branches (frame, face, audio, fusion) each sample used.
+    sentiment_score (`(b,)`): the sentiment head's score (None without the head, and on decode steps).
     """
 
     last_hidden_state: torch.FloatTensor | None = None
@@ -62,10 +70,16 @@ class NanoEmoXModelOutputWithPast(ModelOutput):
     attentions: tuple[torch.FloatTensor, ...] | None = None
     fusion_gate_weights: torch.FloatTensor | None = None
     media_mask: torch.BoolTensor | None = None
+    sentiment_score: torch.FloatTensor | None = None
 
 
 @dataclass
 class NanoEmoXCausalLMOutputWithPast(ModelOutput):
+    """
+    loss: the LM loss, plus `sentiment_loss_weight * sentiment_loss` when the head has gold scores to fit.
+    sentiment_loss: the head's L1 (or MSE) loss on the rows with a gold score (None when there are none).
+    """
+
     loss: torch.FloatTensor | None = None
     logits: torch.FloatTensor | None = None
     past_key_values: Cache | None = None
@@ -73,6 +87,8 @@ class NanoEmoXCausalLMOutputWithPast(ModelOutput):
     attentions: tuple[torch.FloatTensor, ...] | None = None
     fusion_gate_weights: torch.FloatTensor | None = None
     media_mask: torch.BoolTensor | None = None
+    sentiment_score: torch.FloatTensor | None = None
+    sentiment_loss: torch.FloatTensor | None = None
 
 
 class NanoEmoXPreTrainedModel(PreTrainedModel):
@@ -114,6 +130,52 @@ def _scatter_rows(values: torch.Tensor, rows: torch.Tensor, batch: int) -> torch
     """Place `values` (len(rows), ...) at `rows` of a zero tensor with `batch` rows."""
     out = values.new_zeros((batch, *values.shape[1:]))
     return out.index_copy(0, rows, values)
+
+
+def last_prompt_positions(
+    attention_mask: torch.Tensor | None, length: int, labels: torch.LongTensor | None = None
+) -> torch.LongTensor:
+    """(b,) index of each row's last prompt token in a (b, n) batch.
+
+    With `labels` (training: targets on the answer only), the token just before the first supervised one, i.e. the
+    end of `<|im_start|>assistant\\n`; rows without a usable label fall back to the last attended token, which is
+    where a prompt built with `add_generation_prompt=True` ends at inference (left or right padding alike).
+    """
+    if attention_mask is None:
+        device = labels.device if labels is not None else None
+        batch = labels.shape[0] if labels is not None else 1
+        last = torch.full((batch,), length - 1, dtype=torch.long, device=device)
+        attended = None
+    else:
+        attended = attention_mask.bool()
+        last = length - 1 - attended.flip(1).long().argmax(1)
+    if labels is None:
+        return last
+    supervised = labels != IGNORE_INDEX
+    before = supervised.long().argmax(1) - 1
+    usable = supervised.any(1) & (before >= 0)
+    if attended is not None:
+        usable &= attended.gather(1, before.clamp_min(0)[:, None]).squeeze(1)
+    return torch.where(usable, before, last.to(before.device))
+
+
+class SentimentHead(nn.Sequential):
+    """EGMF's regression head: `LayerNorm -> Linear(d_lm, hidden) -> GELU -> Linear(hidden, 1)`, (b, d_lm) -> (b,).
+
+    It reads the LM's final hidden state at the last prompt position: the one vector that has attended to the
+    instruction, the subtitle and every media token (the fusion module's pseudo tokens included), and the state the
+    text answer is generated from. So the subtitle counts (text is the strongest MSA modality), the fusion module
+    gets the head's gradient through the LM's attention to its tokens, and the score is available at prefill from
+    `inputs_embeds` alone (the pipeline embeds media once). Reading the fusion output directly would ignore the
+    subtitle and would not be recoverable from `inputs_embeds`. Scores are on the schema's [-3, 3] scale (MOSI/MOSEI;
+    CH-SIMS labels are stored times 3) and are not clipped, as in MMSA's regression models.
+    """
+
+    def __init__(self, *, dim: int, hidden: int):
+        super().__init__(nn.LayerNorm(dim), nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, 1))
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return super().forward(hidden).squeeze(-1)
 
 
 class NanoEmoXModel(NanoEmoXPreTrainedModel):
@@ -165,6 +227,9 @@ class NanoEmoXModel(NanoEmoXPreTrainedModel):
             num_experts=config.fusion_num_experts,
             out_dim=lm_dim,
             num_tokens=config.num_fusion_tokens,
+        )
+        self.sentiment_head = (
+            SentimentHead(dim=lm_dim, hidden=config.sentiment_hidden_size) if config.sentiment_head else None
         )
         self.post_init()
 
@@ -395,8 +460,13 @@ class NanoEmoXModel(NanoEmoXPreTrainedModel):
         prior_input_ids: torch.LongTensor | None = None,
         prior_mask: torch.Tensor | None = None,
         use_cache: bool | None = None,
+        sentiment_positions: torch.LongTensor | None = None,
         **kwargs,
     ) -> NanoEmoXModelOutputWithPast:
+        r"""
+        sentiment_positions (`(b,)`): where the sentiment head reads the last hidden state (default: each row's last
+            attended token, the end of a generation prompt). Ignored without `config.sentiment_head`.
+        """
         media_given = any(
             x is not None
             for x in (pixel_values_videos, face_pixel_values, input_values, encoder_features, prior_input_ids)
@@ -428,9 +498,17 @@ class NanoEmoXModel(NanoEmoXPreTrainedModel):
             prior_input_ids=prior_input_ids,
             prior_mask=prior_mask,
         )
-        return self._language_model_output(
+        outputs = self._language_model_output(
             inputs_embeds, attention_mask, position_ids, past_key_values, use_cache, gate, media_mask, **kwargs
         )
+        if self.sentiment_head is not None and is_prefill:
+            hidden = outputs.last_hidden_state
+            if sentiment_positions is None:
+                sentiment_positions = last_prompt_positions(attention_mask, hidden.shape[1])
+            rows = torch.arange(hidden.shape[0], device=hidden.device)
+            picked = hidden[rows, sentiment_positions.to(hidden.device).expand(hidden.shape[0])]
+            outputs.sentiment_score = self.sentiment_head(picked)
+        return outputs
 
     def _language_model_output(
         self, inputs_embeds, attention_mask, position_ids, past_key_values, use_cache, gate, media_mask, **kwargs
@@ -495,6 +573,7 @@ class NanoEmoXForConditionalGeneration(NanoEmoXPreTrainedModel, GenerationMixin)
         prior_mask: torch.Tensor | None = None,
         use_cache: bool | None = None,
         logits_to_keep: int | torch.Tensor = 0,
+        sentiment_labels: torch.FloatTensor | None = None,
         **kwargs,
     ) -> NanoEmoXCausalLMOutputWithPast:
         r"""
@@ -504,8 +583,14 @@ class NanoEmoXForConditionalGeneration(NanoEmoXPreTrainedModel, GenerationMixin)
         input_values (`(b, c, s)`), audio_mask (`(b, c)`): 16 kHz speech clips and which carry speech.
         prior_input_ids, prior_mask (`(b, l)`): language priors (the subtitle or a caption) for adapters whose
             queries start from text (`lq_former`, `cat_mod`); ignored by the others.
+        sentiment_labels (`(b,)` float): gold sentiment scores, NaN for rows without one (the collator fills them for
+            msa rows). With `config.sentiment_head`, the head's loss on those rows is added to the loss; the head then
+            reads the token before the first supervised label. Ignored without the head.
         """
         num_items_in_batch = kwargs.pop("num_items_in_batch", None)  # Trainer's loss normaliser, not a model input
+        if self.model.sentiment_head is not None and labels is not None and "sentiment_positions" not in kwargs:
+            length = labels.shape[1]
+            kwargs["sentiment_positions"] = last_prompt_positions(attention_mask, length, labels)
         outputs = self.model(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -532,6 +617,12 @@ class NanoEmoXForConditionalGeneration(NanoEmoXPreTrainedModel, GenerationMixin)
             loss = self.loss_function(
                 logits, labels, vocab_size=self.config.text_config.vocab_size, num_items_in_batch=num_items_in_batch
             )
+        sentiment_loss = None
+        if outputs.sentiment_score is not None and sentiment_labels is not None:
+            sentiment_loss = self.sentiment_loss(outputs.sentiment_score, sentiment_labels)
+            if sentiment_loss is not None:
+                weighted = self.config.sentiment_loss_weight * sentiment_loss
+                loss = weighted if loss is None else loss + weighted.to(loss.dtype)
         return NanoEmoXCausalLMOutputWithPast(
             loss=loss,
             logits=logits,
@@ -540,7 +631,48 @@ class NanoEmoXForConditionalGeneration(NanoEmoXPreTrainedModel, GenerationMixin)
             attentions=outputs.attentions,
             fusion_gate_weights=outputs.fusion_gate_weights,
             media_mask=outputs.media_mask,
+            sentiment_score=outputs.sentiment_score,
+            sentiment_loss=sentiment_loss,
         )
+
+    def sentiment_loss(self, scores: torch.Tensor, golds: torch.Tensor) -> torch.Tensor | None:
+        """Mean L1 (or MSE) of `scores` (b,) against `golds` (b,) over the rows whose gold is not NaN; None if none.
+
+        Rows without a gold score contribute nothing, not even a zero: a batch without msa rows leaves the head
+        without a gradient (so AdamW does not decay it either).
+        """
+        golds = golds.to(scores.device, torch.float32)
+        rows = ~torch.isnan(golds)
+        if not rows.any():
+            return None
+        loss = F.l1_loss if self.config.sentiment_loss == "l1" else F.mse_loss
+        return loss(scores.float()[rows], golds[rows])
+
+    @contextmanager
+    def capture_sentiment_scores(self):
+        """Collect the sentiment head's scores of the prefill forwards run inside the block (e.g. by `generate`).
+
+            with model.capture_sentiment_scores() as scores:
+                out = model.generate(**inputs, max_new_tokens=8)
+            head = scores[0]  # (b,): the head's score per row of this generate call
+
+        Yields a list that receives one detached `(b,)` tensor per prefill forward (empty without the head). The
+        head is computed at prefill anyway, so this reads the score of the text answer's own prefill, at no cost.
+        """
+        scores: list[torch.Tensor] = []
+        if getattr(self.model, "sentiment_head", None) is None:
+            yield scores
+            return
+
+        def keep(module, args, output):
+            if output.sentiment_score is not None:
+                scores.append(output.sentiment_score.detach())
+
+        handle = self.model.register_forward_hook(keep)
+        try:
+            yield scores
+        finally:
+            handle.remove()
 
     def prepare_inputs_for_generation(
         self,
@@ -569,4 +701,4 @@ class NanoEmoXForConditionalGeneration(NanoEmoXPreTrainedModel, GenerationMixin)
 # once here takes that off the decode path (measured by `nanoemox bench`: about 50 us of a 1 ms tiny step).
 NanoEmoXForConditionalGeneration.forward.__signature__ = inspect.signature(NanoEmoXForConditionalGeneration.forward)
 
-__all__ = ["NanoEmoXPreTrainedModel", "NanoEmoXModel", "NanoEmoXForConditionalGeneration"]
+__all__ = ["NanoEmoXPreTrainedModel", "NanoEmoXModel", "NanoEmoXForConditionalGeneration", "SentimentHead"]

@@ -6,6 +6,7 @@
     nanoemox predict --model ckpt/ --video clip.mp4     # one answer as JSON
     nanoemox evaluate --task mer --predictions p.jsonl  # score predictions
     nanoemox train --config train/configs/demo.yaml     # the P2E curriculum
+    nanoemox ablate --config demo --variants mlp egmf   # variants through one curriculum, one table
     nanoemox card --model ckpt/                         # write the model card
     nanoemox bench --preset tiny                        # the benchmark suite
 
@@ -25,6 +26,7 @@ COMMANDS = {
     "predict": "nanoemox.predict",
     "evaluate": "nanoemox.evaluation.cli",
     "train": "nanoemox.train.cli",
+    "ablate": "nanoemox.train.ablate",
     "card": "nanoemox.model_cards.render",
     "bench": "nanoemox.bench",
 }

@@ -66,6 +66,8 @@ PUBLISHED_COMPONENTS = {
 }
 # modules of NanoEmoXModel that are not pretrained components: initialised fresh by init
 NEW_MODULES = ("frame_adapter", "audio_adapter", "face_fusion", "face_adapter", "fusion")
+# new modules that only some configs have (None otherwise): the sentiment head (`--sentiment-head`)
+OPTIONAL_NEW_MODULES = ("sentiment_head",)
 BRANCH_MODULES = {
     "frame encoder (CLIP)": ("vision_tower",),
     "speech encoder (HuBERT)": ("audio_tower",),
@@ -297,13 +299,20 @@ def pretrain_tiny_lm(
 
 
 def save_tiny_components(
-    folder: str | os.PathLike, *, seed: int = 0, lm_pretrain_steps: int = 0, lm: dict | None = None
+    folder: str | os.PathLike,
+    *,
+    seed: int = 0,
+    lm_pretrain_steps: int = 0,
+    lm: dict | None = None,
+    encoder_pretrain_steps: int = 0,
 ) -> dict[str, str]:
     """Write tiny random component checkpoints (and the tiny tokenizer beside the LM) to `folder`.
 
     `lm_pretrain_steps` > 0 pre-trains the tiny LM on text first (see `pretrain_tiny_lm`); the demo does, tests
     mostly do not. `lm` overrides the LM's shape (`TINY_LM` keys, e.g. {"hidden_size": 96}); the encoders are
-    the same whatever the LM. Returns {component: path}, ready for `compose_checkpoint`.
+    the same whatever the LM. `encoder_pretrain_steps` > 0 pre-trains the tiny face and speech encoders on drawn
+    faces and synthesized voices (`nanoemox.encoder_pretrain`; the demo does). Returns {component: path}, ready for
+    `compose_checkpoint`.
     """
     torch.manual_seed(seed)
     folder = Path(folder)
@@ -315,6 +324,14 @@ def save_tiny_components(
         model = classes[name](config)
         if name == "lm" and lm_pretrain_steps:
             pretrain_tiny_lm(model, tokenizer, steps=lm_pretrain_steps, seed=seed)
+        if name in ("face", "audio") and encoder_pretrain_steps:
+            from nanoemox.encoder_pretrain import pretrain_face_backbone, pretrain_speech_encoder
+
+            if name == "face":
+                pretrain_face_backbone(model, steps=encoder_pretrain_steps, seed=seed)
+            else:
+                pool = TINY_ARCH["audio_pool_layers"]
+                pretrain_speech_encoder(model, steps=encoder_pretrain_steps, pool_layers=pool, seed=seed)
         model.save_pretrained(folder / name)
         paths[name] = str(folder / name)
     tokenizer.save_pretrained(folder / "lm")
@@ -374,8 +391,11 @@ def compose_checkpoint(
     model.model.face_backbone = face_model
     model.model.language_model = lm_model.model
     model.lm_head = lm_model.lm_head
-    for name in NEW_MODULES:
-        module = getattr(model.model, name).to_empty(device="cpu")
+    for name in NEW_MODULES + OPTIONAL_NEW_MODULES:
+        module = getattr(model.model, name)
+        if module is None:
+            continue
+        module = module.to_empty(device="cpu")
         module.apply(model._init_weights)
         module.to(dtype)
     model.tie_weights()
@@ -438,6 +458,9 @@ def count_parameters(model: NanoEmoXForConditionalGeneration) -> dict[str, int]:
         counts[branch] = sum(p.numel() for n in names for p in getattr(model.model, n).parameters())
     seen = {id(p) for n in BRANCH_MODULES.values() for m in n for p in getattr(model.model, m).parameters()}
     counts["LM head (untied part)"] = sum(p.numel() for p in model.lm_head.parameters() if id(p) not in seen)
+    for name in OPTIONAL_NEW_MODULES:
+        if (module := getattr(model.model, name)) is not None:
+            counts[name.replace("_", " ")] = sum(p.numel() for p in module.parameters())
     counts["total"] = sum(p.numel() for p in model.parameters())
     return counts
 
@@ -468,6 +491,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--audio-adapter", choices=AUDIO_ADAPTERS)
     parser.add_argument("--fusion", choices=FUSION_MODULES)
     parser.add_argument(
+        "--sentiment-head",
+        action="store_true",
+        default=None,
+        help="EGMF's regression head: the model also outputs a continuous sentiment score (msa)",
+    )
+    parser.add_argument(
         "--fec-key-frames",
         dest="num_key_frames",
         type=int,
@@ -485,7 +514,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     arch = {
         k: v
-        for k in ("frame_adapter", "audio_adapter", "fusion", "num_key_frames", "fec_scorer")
+        for k in ("frame_adapter", "audio_adapter", "fusion", "num_key_frames", "fec_scorer", "sentiment_head")
         if (v := getattr(args, k)) is not None
     }
     if args.frame_adapter and not args.audio_adapter:

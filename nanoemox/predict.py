@@ -5,7 +5,8 @@
     nanoemox predict --model ckpt/ --subtitle "Thanks so much!" --task erg   # text only
 
 Decoding follows the checkpoint's generation config (the paper's: sampling, top_p 0.9); `--greedy` makes the
-answer deterministic.
+answer deterministic. A Multi-LoRA checkpoint (per-task adapters, `lora.per_task` in training) answers with the
+adapter of `--task` (`"adapter"` in the output), or with the base and a warning when that task has none.
 """
 
 from __future__ import annotations

@@ -67,7 +67,7 @@ def _stage(name="s", trainable=("audio_adapter",), mixture=None, steps=3, **kw) 
 
 
 # ---------------------------------------------------------------- curriculum as data
-@pytest.mark.parametrize("preset", ["paper", "joint", "reverse", "demo"])
+@pytest.mark.parametrize("preset", ["paper", "joint", "reverse", "demo", "emotion_qwen"])
 def test_presets_parse(preset):
     config = load_curriculum(preset)
     assert config.stages and all(isinstance(s, StageConfig) for s in config.stages)

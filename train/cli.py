@@ -8,9 +8,9 @@
     # any value of the YAML can be overridden
     nanoemox train --config demo --set stages.3.epochs=2 --set seed=1
 
-`--config` takes a YAML file or the name of a shipped preset (paper, joint, reverse, demo). Running the same
-command again after an interruption resumes: finished stages are skipped, the interrupted one continues from its
-last checkpoint.
+`--config` takes a YAML file or the name of a shipped preset (paper, joint, reverse, demo, emotion_qwen). Running
+the same command again after an interruption resumes: finished stages are skipped, the interrupted one continues
+from its last checkpoint.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -31,7 +32,9 @@ logger = logging.getLogger(__name__)
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nanoemox train", description=__doc__.split("\n")[0])
-    parser.add_argument("--config", required=True, help="curriculum YAML or preset name (paper, joint, reverse, demo)")
+    parser.add_argument(
+        "--config", required=True, help="curriculum YAML or preset name (paper, joint, reverse, demo, emotion_qwen)"
+    )
     parser.add_argument("--output", help="output folder (overrides output_dir)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a YAML value")
     parser.add_argument("--dry-run", action="store_true", help="validate against the full-size model; print stages")
@@ -55,9 +58,16 @@ def initial_checkpoint(config: CurriculumConfig, output_dir: Path) -> Path:
     arch = init.pop("arch", {})
     pretrain = init.pop("lm_pretrain_steps", 0)
     lm_config = init.pop("lm_config", None)  # tiny preset: the LM's shape (TINY_LM keys)
+    encoder_pretrain = init.pop("encoder_pretrain_steps", 0)  # tiny preset: face/speech encoder pre-training
     if preset == "tiny":
         with tempfile.TemporaryDirectory() as tmp:
-            paths = save_tiny_components(tmp, seed=config.seed, lm_pretrain_steps=pretrain, lm=lm_config)
+            paths = save_tiny_components(
+                tmp,
+                seed=config.seed,
+                lm_pretrain_steps=pretrain,
+                lm=lm_config,
+                encoder_pretrain_steps=encoder_pretrain,
+            )
             compose_checkpoint(target, **paths, arch={**TINY_ARCH, **arch}, seed=config.seed)
     else:
         compose_checkpoint(target, **init, arch=arch, seed=config.seed)
@@ -98,16 +108,18 @@ def stage_rows(stage, pool: list[dict], seed: int, world_size: int | None = None
 
 # ---------------------------------------------------------------------------------------------- dry run
 def dry_run(config: CurriculumConfig) -> dict:
-    """Stage order and trainable parameters per stage on the full-size model (meta device, nothing loaded)."""
+    """Stage order and trainable parameters per stage on the full-size model (meta device, nothing loaded), built
+    with the curriculum's `model.init.arch` (adapters, fusion, token counts) when it has one."""
     from nanoemox.modeling.configuration_nanoemox import NanoEmoXConfig
     from nanoemox.modeling.modeling_nanoemox import NanoEmoXForConditionalGeneration
 
     from .stage import apply_trainable, trainable_counts
 
+    arch = config.model.get("init", {}).get("arch", {})
     report = {"stages": []}
     for stage in config.stages:
         with torch.device("meta"):
-            model = NanoEmoXForConditionalGeneration(NanoEmoXConfig())
+            model = NanoEmoXForConditionalGeneration(NanoEmoXConfig(**arch))
             trained = apply_trainable(model, stage)
         counts = trainable_counts(trained)
         report["stages"].append(
@@ -125,13 +137,15 @@ def dry_run(config: CurriculumConfig) -> dict:
 
 
 def _print_dry_run(report: dict) -> None:
-    print(f"{'stage':<28} {'trainable':<48} {'parameters':>14} {'steps':>8}  lr")
+    """One line per stage (trainable total, steps, learning rate), then its trainable parameters per module."""
+    print(f"{'stage / trainable':<36} {'parameters':>14} {'steps':>8}  lr")
     for s in report["stages"]:
         lr = f"{s['learning_rate'][0]:g}" + (f" -> {s['learning_rate'][1]:g}" if s["learning_rate"][1] else "")
-        print(
-            f"{s['name']:<28} {','.join(s['trainable']):<48} {s['trainable_parameters']['total']:>14,d} "
-            f"{s['steps']:>8}  {lr}"
-        )
+        counts = s["trainable_parameters"]
+        print(f"{s['name']:<36} {counts['total']:>14,d} {s['steps']:>8}  {lr}")
+        for key, n in counts.items():
+            if key != "total":
+                print(f"  {key:<34} {n:>14,d}")
 
 
 # ---------------------------------------------------------------------------------------------- evaluation
@@ -197,6 +211,7 @@ def card_records(results: dict) -> list[dict]:
 
 # ---------------------------------------------------------------------------------------------- main
 def run_curriculum(config: CurriculumConfig, *, evaluate: bool = True) -> Path:
+    from .multi_lora import run_task_adapters
     from .stage import run_stage
 
     output_dir = Path(config.output_dir)
@@ -206,8 +221,12 @@ def run_curriculum(config: CurriculumConfig, *, evaluate: bool = True) -> Path:
     cache_dir = output_dir / "feature_cache" if config.feature_cache else None
     for i, stage in enumerate(config.stages, start=1):
         pool = load_pool(config, stage.data, "train")
-        rows = stage_rows(stage, pool, seed=config.seed + i)
-        source = run_stage(
+        if stage.lora.per_task:  # Multi-LoRA: task -> that task's rows only, the stage's full budget for each
+            run = run_task_adapters
+            rows = {t: stage_rows(replace(stage, mixture={t: 1}), pool, seed=config.seed + i) for t in stage.mixture}
+        else:
+            run, rows = run_stage, stage_rows(stage, pool, seed=config.seed + i)
+        source = run(
             stage,
             index=i,
             source=source,

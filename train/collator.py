@@ -5,6 +5,9 @@
     batch = collator([dataset[0], dataset[1]])      # input_ids, attention_mask, labels, media tensors, task_index
     model(**batch).loss
 
+`sentiment_labels` (b,) carries the gold score of msa rows (NaN for the others) for models with the sentiment head
+(EGMF's regression head, `config.sentiment_head`); models without it ignore the key.
+
 Plugs into `Trainer(data_collator=collator)` (with `remove_unused_columns=False`, since the rows' columns are not
 model inputs). A row whose media file is missing or unreadable is skipped and counted (`collator.skipped`), never a
 crash mid-epoch. With a `FeatureCache`, the frozen encoders' outputs are read from the cache instead of decoding
@@ -26,6 +29,12 @@ from nanoemox.processing.schema import resolve_media
 logger = logging.getLogger(__name__)
 
 IGNORE_INDEX = -100
+
+
+def gold_sentiment(row: dict) -> float:
+    """The gold sentiment score of an msa row (schema `labels.sentiment`, [-3, 3]); NaN for any other row."""
+    value = (row.get("labels") or {}).get("sentiment")
+    return float(value) if row.get("task") == "msa" and value is not None else float("nan")
 
 
 def _resolved_messages(messages: list[dict], root) -> list[dict]:
@@ -85,7 +94,7 @@ class NanoEmoXCollator:
 
     # ------------------------------------------------------------------ batch
     def __call__(self, rows: list[dict]) -> BatchFeature:
-        texts, media, tasks, priors = [], [], [], []
+        texts, media, tasks, priors, sentiments = [], [], [], [], []
         for index, row in enumerate(rows):
             try:
                 loaded = self._load(index, row)
@@ -98,6 +107,7 @@ class NanoEmoXCollator:
             media.append(loaded)
             tasks.append(TASKS.index(row["task"]))
             priors.append(row.get("subtitle"))
+            sentiments.append(gold_sentiment(row))
         if not texts:
             # every row of this batch was unusable: train on the first row's text alone rather than stop the epoch
             row = rows[0]
@@ -112,12 +122,14 @@ class NanoEmoXCollator:
             media.append({**loaded, "given": given})
             tasks.append(TASKS.index(row["task"]))
             priors.append(row.get("subtitle"))
+            sentiments.append(gold_sentiment(row))
         if self.feature_cache is not None:
             batch = self.feature_cache.assemble(texts, media, priors=priors)
         else:
             batch = self.processor.assemble(texts, media, priors=priors)
         batch["labels"] = self._labels(batch["input_ids"], batch["attention_mask"])
         batch["task_index"] = torch.tensor(tasks)
+        batch["sentiment_labels"] = torch.tensor(sentiments, dtype=torch.float32)
         return batch
 
     @property

@@ -7,7 +7,8 @@
       - name: phase1.1-audio
         data: [demo]                        # the pool this stage samples from (train split)
         mixture: {mer: 1}                   # task -> ratio (TaskMixture); rows = steps_per_epoch * batch_size
-        trainable: [audio_adapter]          # frame_adapter, audio_adapter, face, fusion, lora, lm
+        trainable: [audio_adapter]          # frame_adapter, audio_adapter, face, fusion, lora, lm, or a
+                                            # submodule: frame_adapter.general_expert, audio_adapter.gate
         epochs: 1
         steps_per_epoch: 40
         learning_rate: 3.0e-4
@@ -37,7 +38,33 @@ TRAINABLE_MODULES = {
     "fusion": ("fusion",),
     "lm": ("language_model",),
 }
+# modules that only some configs build (None otherwise), trained with the name they serve when the model has them:
+# EGMF's sentiment head (`sentiment_head: true`) regresses from the LM state the fusion tokens feed, so it trains
+# whenever the fusion does
+OPTIONAL_MODULES = {"fusion": ("sentiment_head",)}
+# trainable names that may be narrowed to one submodule, `<name>.<child>` (e.g. `frame_adapter.general_expert`): a
+# child of the module by its attribute path, or a group below; checked against the built model when a stage starts
+SUBMODULE_HEADS = ("frame_adapter", "audio_adapter", "fusion")
+# submodule names that stand for several children: the hybrid compressor's attention gate
+SUBMODULE_GROUPS = {"gate": ("gate_in", "gate_norm", "gate_attn", "gate_out")}
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+def module_paths(trainable: list[str]) -> list[str]:
+    """Paths of the `NanoEmoXModel` submodules that trainable names cover (`lora` covers none: PEFT adds it).
+
+    `face` -> face_fusion, face_adapter; `frame_adapter.gate` -> frame_adapter.gate_in, ..., frame_adapter.gate_out;
+    `audio_adapter.emotion_expert` -> audio_adapter.emotion_expert.
+    """
+    paths = []
+    for name in trainable:
+        head, dot, rest = name.partition(".")
+        if not dot:
+            paths.extend(TRAINABLE_MODULES.get(name, ()))
+            continue
+        (module,) = TRAINABLE_MODULES[head]
+        paths.extend(f"{module}.{child}" for child in SUBMODULE_GROUPS.get(rest, (rest,)))
+    return paths
 
 
 @dataclass
@@ -46,6 +73,16 @@ class LoraSettings:
     alpha: int = field(default=32, metadata={"help": "LoRA alpha (paper: 32)"})
     dropout: float = field(default=0.05, metadata={"help": "LoRA dropout (paper: 0.05)"})
     targets: list[str] = field(default_factory=lambda: list(LORA_TARGETS), metadata={"help": "LM linear layers"})
+    per_task: bool = field(
+        default=False,
+        metadata={
+            "help": "one named LoRA adapter per task of the mixture (Multi-LoRA), each trained independently from "
+            "the same base and seed on that task's rows only, for the stage's full step budget (epochs x "
+            "steps_per_epoch) each; only LoRA trains (trainable must be [lora]: the adapters and fusion stay one "
+            "shared, frozen base), and it is the last stage. final/ holds the base plus adapters/<task>/, "
+            "listed in config.task_adapters; inference selects the task's adapter"
+        },
+    )
 
 
 @dataclass
@@ -53,7 +90,9 @@ class StageConfig:
     name: str = field(metadata={"help": "stage name; also its folder and Hub revision"})
     data: list[str] = field(default_factory=list, metadata={"help": "dataset names (see `datasets`)"})
     mixture: dict[str, float] = field(default_factory=dict, metadata={"help": "task -> sampling ratio"})
-    trainable: list[str] = field(default_factory=list, metadata={"help": f"any of {TRAINABLE}"})
+    trainable: list[str] = field(
+        default_factory=list, metadata={"help": f"any of {TRAINABLE}, or a submodule: frame_adapter.general_expert"}
+    )
     epochs: float = field(default=1, metadata={"help": "epochs over steps_per_epoch batches"})
     steps_per_epoch: int = field(default=100, metadata={"help": "optimizer steps per epoch (paper: 5000 iters)"})
     learning_rate: float = field(default=1e-4, metadata={"help": "peak learning rate"})
@@ -67,13 +106,29 @@ class StageConfig:
     logging_steps: int = field(default=10, metadata={"help": "log every N steps"})
 
     def validate(self, datasets: dict) -> None:
-        unknown = set(self.trainable) - set(TRAINABLE)
+        unknown = sorted({t for t in self.trainable if t.partition(".")[0] not in TRAINABLE})
         if unknown:
-            raise ValueError(f"stage {self.name!r}: unknown trainable {sorted(unknown)}; expected {TRAINABLE}")
+            raise ValueError(
+                f"stage {self.name!r}: unknown trainable {unknown}; expected {TRAINABLE} "
+                f"or a submodule of {SUBMODULE_HEADS} (e.g. frame_adapter.general_expert)"
+            )
+        for name in self.trainable:
+            head, dot, rest = name.partition(".")
+            if dot and (head not in SUBMODULE_HEADS or not all(rest.split("."))):
+                raise ValueError(
+                    f"stage {self.name!r}: trainable {name!r}: only {SUBMODULE_HEADS} take a submodule (name.child)"
+                )
+            if dot and head in self.trainable:
+                raise ValueError(f"stage {self.name!r}: trainable {name!r} is already covered by {head!r}")
         if not self.trainable:
             raise ValueError(f"stage {self.name!r}: trainable is empty")
         if "lora" in self.trainable and "lm" in self.trainable:
             raise ValueError(f"stage {self.name!r}: train the LM either fully (lm) or with LoRA (lora), not both")
+        if self.lora.per_task and self.trainable != ["lora"]:
+            raise ValueError(
+                f"stage {self.name!r}: lora.per_task trains one LoRA adapter per task on a shared frozen base; "
+                f"trainable must be [lora], got {self.trainable}"
+            )
         missing = [d for d in self.data if d not in datasets]
         if missing or not self.data:
             raise ValueError(f"stage {self.name!r}: data {missing or self.data} not among datasets {list(datasets)}")
@@ -123,6 +178,9 @@ class CurriculumConfig:
             raise ValueError(f"stage names must be unique: {names}")
         for stage in self.stages:
             stage.validate(self.datasets)
+        if any(s.lora.per_task for s in self.stages[:-1]):
+            # later stages would start from the shared base alone and leave a checkpoint without the adapters
+            raise ValueError("a lora.per_task stage must be the last stage of the curriculum")
         for name, spec in self.datasets.items():
             if "path" not in spec:
                 raise ValueError(f"dataset {name!r}: needs a path")
@@ -180,7 +238,8 @@ def load_curriculum(path: str | Path, overrides: list[str] | None = None) -> Cur
     if not path.exists():
         builtin = Path(__file__).parent / "configs" / f"{path.stem}.yaml"
         if not builtin.exists():
-            raise ValueError(f"curriculum {str(path)!r} not found (built-in presets: paper, joint, reverse, demo)")
+            presets = ", ".join(sorted(p.stem for p in builtin.parent.glob("*.yaml")))
+            raise ValueError(f"curriculum {str(path)!r} not found (built-in presets: {presets})")
         path = builtin
     data = yaml.safe_load(path.read_text())
     return parse_curriculum(data, overrides, base_dir=path.parent)
