@@ -495,6 +495,32 @@ def single_modality_ceilings(plans: list[ClipPlan]) -> dict:
     return {"emotion": emotion, "intent": intent}
 
 
+def accuracy_by_decisive_modality(dataset: Dataset, predictions: list[dict]) -> dict[str, dict[str, dict]]:
+    """MER and MIR accuracy on the demo clips grouped by the modality that decides the label.
+
+    `dataset` is a split of the demo corpus, `predictions` the rows of `predictions-<name>.jsonl` that
+    evaluation writes (`id`, `task`, `prediction`, `reference`). Returns {task: {modality: {"accuracy", "n"}}}: a
+    model that ignores a branch is near chance (5 emotions, 6 intents) on that branch's share, whatever its
+    overall score.
+    """
+    decisive = {}
+    for row in dataset:
+        meta = json.loads(row["meta"])
+        decisive[row["id"]] = {"mer": meta["emotion_modality"], "mir": meta["intent_modality"]}
+    counts: dict[str, dict[str, list[int]]] = {}
+    for p in predictions:
+        task = p["task"]
+        if task not in ("mer", "mir") or p["id"] not in decisive:
+            continue
+        cell = counts.setdefault(task, {}).setdefault(decisive[p["id"]][task], [0, 0])
+        cell[0] += str(p["prediction"]).strip().lower() == str(p["reference"]).strip().lower()
+        cell[1] += 1
+    return {
+        task: {m: {"accuracy": round(c / n, 3), "n": n} for m, (c, n) in sorted(cells.items())}
+        for task, cells in sorted(counts.items())
+    }
+
+
 def generate_demo_corpus(
     output_dir: str | os.PathLike,
     *,

@@ -383,3 +383,28 @@ def test_fusing_all_modalities_is_near_perfect_and_every_modality_is_necessary(r
     scene_only = _share(readings, lambda r: (r["scene"] or DEFAULT_INTENT) == r["intent"])
     text_only = _share(readings, lambda r: (r["text_intent"] or DEFAULT_INTENT) == r["intent"])
     assert max(scene_only, text_only) < 0.7
+
+
+def test_accuracy_by_decisive_modality_exposes_an_ignored_branch(corpus):
+    from nanoemox.processing.demo_corpus import accuracy_by_decisive_modality
+
+    _, dataset = corpus
+    split = dataset["train"]
+    predictions = []
+    for row in split:
+        meta = json.loads(row["meta"])
+        if row["task"] == "mer":  # a reader of the subtitle only: right where it decides, "neutral" elsewhere
+            guess = meta["emotion"] if meta["emotion_modality"] == "subtitle" else "neutral"
+            predictions.append({"id": row["id"], "task": "mer", "prediction": guess, "reference": meta["emotion"]})
+        if row["task"] == "mir":  # a reader of the scene only, answering in another letter case
+            guess = meta["intent"] if meta["intent_modality"] == "scene" else DEFAULT_INTENT
+            predictions.append(
+                {"id": row["id"], "task": "mir", "prediction": guess.upper(), "reference": meta["intent"]}
+            )
+    table = accuracy_by_decisive_modality(split, predictions + [{"id": "other", "task": "mer", "prediction": "x"}])
+    assert set(table) == {"mer", "mir"}
+    assert table["mer"]["subtitle"]["accuracy"] == 1.0 and table["mir"]["scene"]["accuracy"] == 1.0
+    assert table["mer"]["face"]["accuracy"] < 0.5 and table["mer"]["voice"]["accuracy"] < 0.5
+    assert table["mir"]["subtitle"]["accuracy"] < 0.5
+    n_mer = sum(row["task"] == "mer" for row in split)
+    assert sum(c["n"] for c in table["mer"].values()) == n_mer
