@@ -296,21 +296,29 @@ def test_each_stage_is_pushed_as_its_own_hub_revision(ckpt, data, tmp_path, fake
             assert (remote / file).read_bytes() == (local / file).read_bytes(), (name, file)
 
 
+def test_accelerate_configs_load():
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    kinds = {}
+    for path in sorted((REPO / "train" / "accelerate").glob("*.yaml")):
+        kinds[path.stem] = load_config_from_file(str(path)).distributed_type.value
+    assert kinds == {"cpu_2proc": "MULTI_CPU", "deepspeed_zero2": "DEEPSPEED", "fsdp": "FSDP", "multi_gpu_ddp": "MULTI_GPU"}
+
+
 def test_two_processes_complete_a_stage(ckpt, data, tmp_path):
+    """`accelerate launch` with the shipped two-process CPU config (gloo) runs a stage to the end."""
     raw = _curriculum(data, tmp_path / "ddp", [_stage(trainable=("audio_adapter", "fusion"), steps=2)])
     raw["model"] = {"path": ckpt}
     (tmp_path / "c.yaml").write_text(json.dumps(raw))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_"))}
     env.update(OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
+    accelerate = Path(sys.executable).with_name("accelerate")
     result = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--nproc_per_node",
-            "2",
-            "--master_port",
-            "29533",
+            str(accelerate),
+            "launch",
+            "--config_file",
+            str(REPO / "train" / "accelerate" / "cpu_2proc.yaml"),
             "-m",
             "nanoemox.cli",
             "train",
