@@ -302,7 +302,8 @@ def test_accelerate_configs_load():
     kinds = {}
     for path in sorted((REPO / "train" / "accelerate").glob("*.yaml")):
         kinds[path.stem] = load_config_from_file(str(path)).distributed_type.value
-    assert kinds == {"cpu_2proc": "MULTI_CPU", "deepspeed_zero2": "DEEPSPEED", "fsdp": "FSDP", "multi_gpu_ddp": "MULTI_GPU"}
+    expected = {"cpu_2proc": "MULTI_CPU", "deepspeed_zero2": "DEEPSPEED", "fsdp": "FSDP", "multi_gpu_ddp": "MULTI_GPU"}
+    assert kinds == expected
 
 
 def test_two_processes_complete_a_stage(ckpt, data, tmp_path):
