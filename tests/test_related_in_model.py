@@ -81,3 +81,45 @@ def test_module_trains_saves_and_reloads(components, tmp_path, arch):
     )
     remote = torch.load(tmp_path / "o.pt")
     assert remote["blocked"] and torch.equal(remote["causal"], expected)
+
+
+@pytest.fixture(scope="module")
+def demo_data(tmp_path_factory):
+    from nanoemox.processing.demo_corpus import generate_demo_corpus
+
+    folder = tmp_path_factory.mktemp("demo") / "data"
+    generate_demo_corpus(folder, num_clips=12, seed=0, progress=False)
+    return folder
+
+
+@pytest.mark.parametrize("adapter", ["lq_former", "cat_mod"])
+def test_tiny_curriculum_with_the_module(demo_data, tmp_path, adapter):
+    """The module goes through `nanoemox train` end to end: an adapter stage, a LoRA stage, held-out scoring."""
+    import json
+
+    from safetensors.torch import load_file
+
+    from nanoemox.train.cli import main as train_main
+
+    stage = {"data": ["demo"], "steps_per_epoch": 2, "batch_size": 2, "learning_rate": 1e-2, "save_steps": 2}
+    config = {
+        "model": {"init": {"preset": "tiny", "arch": {"frame_adapter": adapter, "audio_adapter": adapter}}},
+        "datasets": {"demo": {"path": str(demo_data)}},
+        "output_dir": str(tmp_path / "run"),
+        "stages": [
+            {**stage, "name": "align", "mixture": {"mer": 1}, "trainable": ["frame_adapter", "audio_adapter"]},
+            {**stage, "name": "tune", "mixture": {"mer": 1, "mir": 1}, "trainable": ["fusion", "lora"]},
+        ],
+        "evaluation": {"tasks": ["mer", "mir"], "max_new_tokens": 3, "max_samples": 2},
+    }
+    (tmp_path / "c.yaml").write_text(json.dumps(config))
+    assert train_main(["--config", str(tmp_path / "c.yaml")]) == 0
+    run = tmp_path / "run"
+    final = json.loads((run / "2-tune" / "final" / "config.json").read_text())
+    assert final["frame_adapter"] == final["audio_adapter"] == adapter
+    before = load_file(run / "0-init" / "model.safetensors")
+    after = load_file(run / "1-align" / "final" / "model.safetensors")
+    changed = {k.split(".")[1] for k in after if not torch.equal(after[k], before[k])}
+    assert changed == {"frame_adapter", "audio_adapter"}
+    results = json.loads((run / "eval_results.json").read_text())["datasets"]["demo"]["all_modalities"]
+    assert results["mer"]["n_samples"] == 2 and results["mir"]["n_samples"] == 2
