@@ -6,12 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
+from datasets import load_from_disk
 from safetensors.torch import load_file
 
 from nanoemox.cli import main as nanoemox_main
 from nanoemox.compose import NEW_MODULES
 from nanoemox.modeling.modeling_nanoemox import NanoEmoXForConditionalGeneration
-from nanoemox.processing.demo_corpus import generate_demo_corpus
+from nanoemox.processing.demo_corpus import accuracy_by_decisive_modality, generate_demo_corpus
 from nanoemox.train import cli as train_cli
 from nanoemox.train.ablate import VARIANTS, parse_variant, prepare, tiny_component_kwargs
 
@@ -121,6 +122,11 @@ def test_two_variants_one_table_and_a_rerun_reuses(data, tmp_path, monkeypatch, 
         full, masked = results["all_modalities"], results["without_audio"]
         assert row["metrics"] == {"MER WAF": full["mer"]["waf"], "MIR Acc": full["mir"]["accuracy"]}
         assert row["ablation_deltas"] == {"Δ MER WAF −audio": pytest.approx(masked["mer"]["waf"] - full["mer"]["waf"])}
+        # demo corpus: accuracy on the clips each modality decides, from the evaluation's predictions
+        predictions = [json.loads(line) for line in (out / name / "predictions-demo.jsonl").read_text().splitlines()]
+        shares = accuracy_by_decisive_modality(load_from_disk(str(data))["test"], predictions)
+        expected = {f"{t.upper()} {m}-decided": c["accuracy"] for t, cells in shares.items() for m, c in cells.items()}
+        assert row["decisive"] == expected and any(k.startswith("MER ") for k in expected)
         # parameters and tokens are those of the final checkpoint
         final = out / name / "1-s" / "final"
         model = NanoEmoXForConditionalGeneration.from_pretrained(final)
@@ -152,7 +158,7 @@ def test_two_variants_one_table_and_a_rerun_reuses(data, tmp_path, monkeypatch, 
     assert len(table) == 4 and header[:2] == ["variant", "design"]
     for column in ("MER WAF", "MIR Acc", "params total", "params new", "media tokens/clip", "s/step", "examples/s"):
         assert column in header
-    assert "Δ MER WAF −audio" in header
+    assert "Δ MER WAF −audio" in header and set(rows["mlp"]["decisive"]) <= set(header)
     for line, name in zip(table[2:], rows):
         cells = [c.strip() for c in line.strip("|").split("|")]
         assert cells[0] == name and len(cells) == len(header) and "—" not in cells

@@ -397,6 +397,30 @@ def headline_metrics(results: dict) -> tuple[dict[str, float | None], dict[str, 
     return values, deltas
 
 
+def decisive_shares(plan: Plan) -> dict[str, float]:
+    """On the demo corpus, MER / MIR accuracy on the clips each modality decides ("MER voice-decided": a branch
+    the model ignores is near chance on its share); {} for other datasets or without the predictions file."""
+    from datasets import load_from_disk
+
+    from nanoemox.processing.demo_corpus import accuracy_by_decisive_modality
+
+    out = {}
+    datasets = plan.config.datasets
+    for name, spec in datasets.items():
+        predictions_file = plan.folder / f"predictions-{name}.jsonl"
+        if not predictions_file.exists():
+            continue
+        split = load_from_disk(spec["path"])[plan.config.evaluation.split]
+        if not len(split) or "emotion_modality" not in json.loads(split[0]["meta"] or "{}"):
+            continue
+        predictions = [json.loads(line) for line in predictions_file.read_text().splitlines() if line.strip()]
+        prefix = f"{name} " if len(datasets) > 1 else ""
+        for task, cells in accuracy_by_decisive_modality(split, predictions).items():
+            for modality, cell in cells.items():
+                out[f"{prefix}{task.upper()} {modality}-decided"] = cell["accuracy"]
+    return out
+
+
 def collect(plan: Plan, status: str) -> dict:
     """One row of the table, measured from the files of a finished variant."""
     config = plan.config
@@ -414,6 +438,7 @@ def collect(plan: Plan, status: str) -> dict:
         "folder": str(plan.folder),
         "metrics": metrics,
         "ablation_deltas": deltas,
+        "decisive": decisive_shares(plan),
         "parameters": parameter_counts(final),
         "media_tokens": media_tokens(final),
         "last_stage": config.stages[-1].name,
@@ -455,7 +480,8 @@ def table_rows(report: dict) -> tuple[list[str], list[list[str]]]:
     rows = report["variants"]
     metrics = list(dict.fromkeys(k for r in rows for k in r["metrics"]))
     deltas = list(dict.fromkeys(k for r in rows for k in r["ablation_deltas"]))
-    columns = ["variant", "design", *metrics, *MEASURED, *deltas]
+    shares = list(dict.fromkeys(k for r in rows for k in r.get("decisive", {})))
+    columns = ["variant", "design", *metrics, *shares, *MEASURED, *deltas]
     cells = []
     for r in rows:
         last = r["timing"][r["last_stage"]]
@@ -471,6 +497,7 @@ def table_rows(report: dict) -> tuple[list[str], list[list[str]]]:
                 r["variant"],
                 _design_label(r["design"]),
                 *[_fmt(r["metrics"].get(m)) for m in metrics],
+                *[_fmt(r.get("decisive", {}).get(k), 2) for k in shares],
                 *measured,
                 *[f"{d:+.3f}" if (d := r["ablation_deltas"].get(k)) is not None else "—" for k in deltas],
             ]
