@@ -305,14 +305,15 @@ def save_tiny_components(
     lm_pretrain_steps: int = 0,
     lm: dict | None = None,
     encoder_pretrain_steps: int = 0,
+    vision_pretrain_steps: int = 0,
 ) -> dict[str, str]:
     """Write tiny random component checkpoints (and the tiny tokenizer beside the LM) to `folder`.
 
     `lm_pretrain_steps` > 0 pre-trains the tiny LM on text first (see `pretrain_tiny_lm`); the demo does, tests
     mostly do not. `lm` overrides the LM's shape (`TINY_LM` keys, e.g. {"hidden_size": 96}); the encoders are
     the same whatever the LM. `encoder_pretrain_steps` > 0 pre-trains the tiny face and speech encoders on drawn
-    faces and synthesized voices (`nanoemox.encoder_pretrain`; the demo does). Returns {component: path}, ready for
-    `compose_checkpoint`.
+    faces and synthesized voices (`nanoemox.encoder_pretrain`; the demo does); `vision_pretrain_steps` > 0 the
+    tiny CLIP on drawn scenes (opt-in, see demo.yaml). Returns {component: path}, ready for `compose_checkpoint`.
     """
     torch.manual_seed(seed)
     folder = Path(folder)
@@ -324,6 +325,10 @@ def save_tiny_components(
         model = classes[name](config)
         if name == "lm" and lm_pretrain_steps:
             pretrain_tiny_lm(model, tokenizer, steps=lm_pretrain_steps, seed=seed)
+        if name == "vision" and vision_pretrain_steps:
+            from nanoemox.encoder_pretrain import pretrain_frame_encoder
+
+            pretrain_frame_encoder(model, steps=vision_pretrain_steps, seed=seed)
         if name in ("face", "audio") and encoder_pretrain_steps:
             from nanoemox.encoder_pretrain import pretrain_face_backbone, pretrain_speech_encoder
 

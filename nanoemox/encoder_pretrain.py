@@ -1,19 +1,21 @@
-"""Pre-training of the tiny face and speech encoders, for the CPU demo only.
+"""Pre-training of the tiny frame, face and speech encoders, for the CPU demo only.
 
-The real checkpoint reads faces with a pretrained face backbone (the paper's FaceXFormer is trained on facial
-expression among other face tasks) and speech with HuBERT-L (pretrained on 60k hours of speech): both already turn
-an expression or a tone of voice into features an adapter can read. The tiny demo components are random, and a
-random encoder whose outputs are averaged over space (face) or time (speech) washes those cues out: measured on the
-demo corpus, a linear probe of the random tiny encoders' pooled outputs is at chance for the face and voice emotion
-cues, and the trained model then ignores both branches.
+The real checkpoint reads frames with CLIP-L (which knows objects and scenes), faces with a pretrained face backbone
+(the paper's FaceXFormer is trained on facial expression among other face tasks) and speech with HuBERT-L
+(pretrained on 60k hours of speech): each already turns a scene object, an expression or a tone of voice into
+features an adapter can read. The tiny demo components are random, and a random encoder whose outputs are averaged
+over space or time washes those cues out: measured on the demo corpus, the trained model then ignored the face and
+voice branches (their tokens carried no emotion for a linear probe).
 
 So the demo's `nanoemox init` gives the tiny encoders what pretraining gives the real ones, on data of their own
-(not the demo corpus, no emotion labels): drawn faces with random expression geometry (mouth curvature and opening,
-eye opening, brow tilt and raise) and synthesized voices with random prosody (pitch, rate, pitch contour and its
-depth, spectral tilt, loudness), rendered by the same code that makes the demo clips; each encoder learns to
-regress those low-level parameters from its pooled output, read exactly the way the model reads it (the face
-backbone's stage maps averaged over space; HuBERT's last `audio_pool_layers` layers averaged over layers and time).
-The encoders stay frozen in the curriculum afterwards, as in the paper.
+(not the demo corpus, no emotion or intent labels), rendered by the same code that makes the demo clips: whole
+frames with a random scene object on a random side (CLIP: which object, which side, read from the token average of
+the layer the frame adapter reads), drawn faces with random expression geometry (mouth curvature and opening, eye
+opening, brow tilt and raise; the face backbone's stage maps averaged over space) and synthesized voices with
+random prosody (pitch, rate, spectral tilt; HuBERT's last `audio_pool_layers` layers averaged over layers and time).
+The encoders stay frozen in the curriculum afterwards, as in the paper. The demo pre-trains the face and speech
+encoders (`model.init.encoder_pretrain_steps`); the frame encoder's pre-training is opt-in
+(`model.init.vision_pretrain_steps`, see train/configs/demo.yaml for what it changed in one measured run).
 """
 
 from __future__ import annotations
@@ -111,6 +113,80 @@ def voice_examples(n: int, *, seconds: float, sample_rate: int, seed: int):
         waves[i] = (wave - wave.mean()) / np.sqrt(wave.var() + 1e-7)
         targets[i] = [math.log(v) for v in logs.values()] + list(lin.values())
     return torch.from_numpy(waves), _standardise(targets)
+
+
+def frame_examples(n: int, *, size: int, seed: int, frame_size: tuple[int, int] = (160, 128)):
+    """`n` whole frames (n, 3, size, size) preprocessed like the processor's CLIP frames, the scene object's class,
+    its side, and the face's expression geometry (standardised)."""
+    from transformers import CLIPImageProcessorPil
+
+    processor = CLIPImageProcessorPil(size={"shortest_edge": size}, crop_size={"height": size, "width": size})
+    rng = np.random.default_rng(seed)
+    objects = list(SCENE_OBJECTS)
+    frames, classes, sides = [], np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+    geometry = np.empty((n, len(FACE_RANGES)), dtype=np.float32)
+    for i in range(n):
+        values = {k: rng.uniform(lo, hi) for k, (lo, hi) in FACE_RANGES.items()}
+        classes[i], sides[i] = rng.integers(len(objects)), rng.integers(2)
+        look = Look(
+            skin=SKIN_TONES[rng.integers(len(SKIN_TONES))],
+            hair=HAIR_COLOURS[rng.integers(len(HAIR_COLOURS))],
+            wall=WALL_COLOURS[rng.integers(len(WALL_COLOURS))],
+            shirt=SHIRT_COLOURS[rng.integers(len(SHIRT_COLOURS))],
+            object_side=("left", "right")[sides[i]],
+        )
+        rendered, _ = render_frames(
+            FaceCue(**values),
+            look,
+            objects[classes[i]],
+            size=frame_size,
+            num_frames=1,
+            phase=float(rng.uniform(0, 2 * math.pi)),
+        )
+        frames.append(rendered[0])
+        geometry[i] = list(values.values())
+    pixels = processor(images=frames, return_tensors="pt")["pixel_values"]
+    return pixels, torch.from_numpy(classes), torch.from_numpy(sides), _standardise(geometry)
+
+
+def pretrain_frame_encoder(
+    encoder, *, steps: int, feature_layer: int = -1, seed: int = 0, batch_size: int = 32, num_examples: int = 1600
+) -> tuple[float, float]:
+    """Teach a (tiny) CLIP vision tower what a pretrained CLIP knows about these frames: which object is in the
+    scene and where, and the face's expression, read from the token average of the layer the frame adapter reads.
+
+    Returns the held-out object accuracy and expression R^2 (also logged).
+    """
+    x, objects, sides, geometry = frame_examples(num_examples, size=encoder.config.image_size, seed=seed + 2)
+    held = num_examples // 8
+    num_objects = len(SCENE_OBJECTS)
+    head = nn.Linear(encoder.config.hidden_size, num_objects + 2 + geometry.shape[1])
+    generator = torch.Generator().manual_seed(seed)
+
+    def predict(pixels):
+        hidden = encoder(pixel_values=pixels, output_hidden_states=True).hidden_states[feature_layer]
+        out = head(hidden.mean(1))
+        return out[:, :num_objects], out[:, num_objects : num_objects + 2], out[:, num_objects + 2 :]
+
+    def step(_):
+        idx = torch.randint(held, num_examples, (batch_size,), generator=generator)
+        obj, side, geo = predict(x[idx])
+        return F.cross_entropy(obj, objects[idx]) + F.cross_entropy(side, sides[idx]) + F.mse_loss(geo, geometry[idx])
+
+    encoder.train()
+    parameters = list(encoder.parameters()) + list(head.parameters())
+    _fit(step, parameters, steps=steps, desc="pre-training the frame encoder")
+    encoder.eval()
+    with torch.no_grad():
+        obj, _, geo = predict(x[:held])
+    accuracy, r2 = float((obj.argmax(1) == objects[:held]).float().mean()), _r2(geo, geometry[:held])
+    logger.info(
+        "tiny frame encoder pre-trained for %d steps: held-out object accuracy %.3f, expression R^2 %.3f",
+        steps,
+        accuracy,
+        r2,
+    )
+    return accuracy, r2
 
 
 def _fit(step_fn, parameters, *, steps: int, desc: str, lr: float = 1e-3) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import torch
-from transformers import HubertModel, SwinBackbone
+from transformers import CLIPVisionModel, HubertModel, SwinBackbone
 
 from nanoemox.compose import tiny_component_configs
 from nanoemox.encoder_pretrain import (
     face_examples,
+    frame_examples,
     pretrain_face_backbone,
+    pretrain_frame_encoder,
     pretrain_speech_encoder,
     voice_examples,
 )
@@ -40,3 +42,13 @@ def test_voice_examples_and_speech_pretraining_keep_the_encoder_config():
         k for k, v in encoder.state_dict().items() if v.dtype.is_floating_point and not torch.equal(v, start[k])
     ]
     assert any("encoder.layers" in k for k in changed) and any("feature_extractor" in k for k in changed)
+
+
+def test_frame_pretraining_makes_the_scene_object_readable():
+    pixels, objects, sides, geometry = frame_examples(4, size=64, seed=0)
+    assert pixels.shape == (4, 3, 64, 64) and objects.shape == sides.shape == (4,) and geometry.shape == (4, 6)
+    torch.manual_seed(0)
+    encoder = CLIPVisionModel(tiny_component_configs(100)["vision"])
+    accuracy, _ = pretrain_frame_encoder(encoder, steps=200, seed=0)
+    assert not encoder.training
+    assert accuracy > 0.8  # held-out frames: 7 scene objects (chance 0.14), read from the adapter's layer

@@ -59,6 +59,7 @@ def initial_checkpoint(config: CurriculumConfig, output_dir: Path) -> Path:
     pretrain = init.pop("lm_pretrain_steps", 0)
     lm_config = init.pop("lm_config", None)  # tiny preset: the LM's shape (TINY_LM keys)
     encoder_pretrain = init.pop("encoder_pretrain_steps", 0)  # tiny preset: face/speech encoder pre-training
+    vision_pretrain = init.pop("vision_pretrain_steps", 0)  # tiny preset: frame encoder (CLIP) pre-training
     if preset == "tiny":
         with tempfile.TemporaryDirectory() as tmp:
             paths = save_tiny_components(
@@ -67,6 +68,7 @@ def initial_checkpoint(config: CurriculumConfig, output_dir: Path) -> Path:
                 lm_pretrain_steps=pretrain,
                 lm=lm_config,
                 encoder_pretrain_steps=encoder_pretrain,
+                vision_pretrain_steps=vision_pretrain,
             )
             compose_checkpoint(target, **paths, arch={**TINY_ARCH, **arch}, seed=config.seed)
     else:
