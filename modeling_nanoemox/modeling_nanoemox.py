@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import AutoBackbone, AutoModel, GenerationMixin, PreTrainedModel
 from transformers.cache_utils import Cache
-from transformers.modeling_outputs import ModelOutput
+from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
 
 from .configuration_nanoemox import PLACEHOLDER_TOKENS, NanoEmoXConfig
 from .modules_nanoemox import ADAPTERS, FUSIONS, FaceTemporalAdapter, MultiScaleFaceFusion
@@ -41,6 +41,11 @@ PRIOR_ADAPTERS = ("lq_former", "cat_mod")
 BRANCHES = tuple(PLACEHOLDER_TOKENS)  # ("frame", "face", "audio", "fusion")
 
 IGNORE_INDEX = -100
+
+# The KV cache's name in forward arguments, outputs and generate's model kwargs: transformers 5.24 renamed
+# `past_key_values` to `cache`. Both releases are supported: the outputs inherit transformers' own field, the
+# forwards accept either name, and the language model is called with the name its release expects.
+CACHE_KEY = "cache" if "cache" in BaseModelOutputWithPast.__dataclass_fields__ else "past_key_values"
 
 # Inputs that only the prefill forward needs; generate() must not pass them again on decode steps.
 MEDIA_INPUTS = (
@@ -57,34 +62,28 @@ MEDIA_INPUTS = (
 
 
 @dataclass
-class NanoEmoXModelOutputWithPast(ModelOutput):
+class NanoEmoXModelOutputWithPast(BaseModelOutputWithPast):
     """
+    The language model's outputs (last_hidden_state, the KV cache, hidden_states, attentions), plus:
     fusion_gate_weights (`(b, experts)`): the fusion gate per sample (zeros where the fusion token is absent).
     media_mask (`(b, 4)` bool): which branches (frame, face, audio, fusion) each sample used.
     sentiment_score (`(b,)`): the sentiment head's score (None without the head, and on decode steps).
     """
 
-    last_hidden_state: torch.FloatTensor | None = None
-    past_key_values: Cache | None = None
-    hidden_states: tuple[torch.FloatTensor, ...] | None = None
-    attentions: tuple[torch.FloatTensor, ...] | None = None
     fusion_gate_weights: torch.FloatTensor | None = None
     media_mask: torch.BoolTensor | None = None
     sentiment_score: torch.FloatTensor | None = None
 
 
 @dataclass
-class NanoEmoXCausalLMOutputWithPast(ModelOutput):
+class NanoEmoXCausalLMOutputWithPast(CausalLMOutputWithPast):
     """
     loss: the LM loss, plus `sentiment_loss_weight * sentiment_loss` when the head has gold scores to fit.
+    logits, the KV cache, hidden_states, attentions: as the language model's; then the branch outputs as in
+    `NanoEmoXModelOutputWithPast`.
     sentiment_loss: the head's L1 (or MSE) loss on the rows with a gold score (None when there are none).
     """
 
-    loss: torch.FloatTensor | None = None
-    logits: torch.FloatTensor | None = None
-    past_key_values: Cache | None = None
-    hidden_states: tuple[torch.FloatTensor, ...] | None = None
-    attentions: tuple[torch.FloatTensor, ...] | None = None
     fusion_gate_weights: torch.FloatTensor | None = None
     media_mask: torch.BoolTensor | None = None
     sentiment_score: torch.FloatTensor | None = None
@@ -97,7 +96,7 @@ class NanoEmoXPreTrainedModel(PreTrainedModel):
     base_model_prefix = "model"
     input_modalities = ("video", "audio", "text")
     supports_gradient_checkpointing = True
-    _skip_keys_device_placement = ["past_key_values"]
+    _skip_keys_device_placement = [CACHE_KEY]
     _no_split_modules = ["Qwen2DecoderLayer", "CLIPEncoderLayer", "HubertEncoderLayerStableLayerNorm", "SwinStage"]
     _supports_sdpa = True
     _supports_flash_attn = True
@@ -448,7 +447,7 @@ class NanoEmoXModel(NanoEmoXPreTrainedModel):
         input_ids: torch.LongTensor | None = None,
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.LongTensor | None = None,
-        past_key_values: Cache | None = None,
+        cache: Cache | None = None,
         inputs_embeds: torch.FloatTensor | None = None,
         pixel_values_videos: torch.FloatTensor | None = None,
         frame_mask: torch.BoolTensor | None = None,
@@ -461,9 +460,11 @@ class NanoEmoXModel(NanoEmoXPreTrainedModel):
         prior_mask: torch.Tensor | None = None,
         use_cache: bool | None = None,
         sentiment_positions: torch.LongTensor | None = None,
+        past_key_values: Cache | None = None,
         **kwargs,
     ) -> NanoEmoXModelOutputWithPast:
         r"""
+        cache: the KV cache (`past_key_values` before transformers 5.24; either name is accepted).
         sentiment_positions (`(b,)`): where the sentiment head reads the last hidden state (default: each row's last
             attended token, the end of a generation prompt). Ignored without `config.sentiment_head`.
         """
@@ -471,14 +472,15 @@ class NanoEmoXModel(NanoEmoXPreTrainedModel):
             x is not None
             for x in (pixel_values_videos, face_pixel_values, input_values, encoder_features, prior_input_ids)
         )
-        is_prefill = past_key_values is None or past_key_values.get_seq_length() == 0
+        cache = past_key_values if cache is None else cache
+        is_prefill = cache is None or cache.get_seq_length() == 0
         if not is_prefill and not media_given and inputs_embeds is None:
             # a decode step: new text tokens only, no media to place; the bare embedding lookup
             return self._language_model_output(
                 self.get_input_embeddings()(input_ids),
                 attention_mask,
                 position_ids,
-                past_key_values,
+                cache,
                 use_cache,
                 None,
                 None,
@@ -499,7 +501,7 @@ class NanoEmoXModel(NanoEmoXPreTrainedModel):
             prior_mask=prior_mask,
         )
         outputs = self._language_model_output(
-            inputs_embeds, attention_mask, position_ids, past_key_values, use_cache, gate, media_mask, **kwargs
+            inputs_embeds, attention_mask, position_ids, cache, use_cache, gate, media_mask, **kwargs
         )
         if self.sentiment_head is not None and is_prefill:
             hidden = outputs.last_hidden_state
@@ -511,19 +513,19 @@ class NanoEmoXModel(NanoEmoXPreTrainedModel):
         return outputs
 
     def _language_model_output(
-        self, inputs_embeds, attention_mask, position_ids, past_key_values, use_cache, gate, media_mask, **kwargs
+        self, inputs_embeds, attention_mask, position_ids, cache, use_cache, gate, media_mask, **kwargs
     ) -> NanoEmoXModelOutputWithPast:
         outputs = self.language_model(
             attention_mask=attention_mask,
             position_ids=position_ids,
-            past_key_values=past_key_values,
             inputs_embeds=inputs_embeds,
             use_cache=use_cache,
+            **{CACHE_KEY: cache},
             **kwargs,
         )
         return NanoEmoXModelOutputWithPast(
             last_hidden_state=outputs.last_hidden_state,
-            past_key_values=outputs.past_key_values,
+            **{CACHE_KEY: getattr(outputs, CACHE_KEY)},
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
             fusion_gate_weights=gate,
@@ -559,7 +561,7 @@ class NanoEmoXForConditionalGeneration(NanoEmoXPreTrainedModel, GenerationMixin)
         input_ids: torch.LongTensor | None = None,
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.LongTensor | None = None,
-        past_key_values: Cache | None = None,
+        cache: Cache | None = None,
         inputs_embeds: torch.FloatTensor | None = None,
         labels: torch.LongTensor | None = None,
         pixel_values_videos: torch.FloatTensor | None = None,
@@ -574,9 +576,11 @@ class NanoEmoXForConditionalGeneration(NanoEmoXPreTrainedModel, GenerationMixin)
         use_cache: bool | None = None,
         logits_to_keep: int | torch.Tensor = 0,
         sentiment_labels: torch.FloatTensor | None = None,
+        past_key_values: Cache | None = None,
         **kwargs,
     ) -> NanoEmoXCausalLMOutputWithPast:
         r"""
+        cache: the KV cache (`past_key_values` before transformers 5.24; either name is accepted).
         labels (`(b, n)`): next-token targets, -100 where no loss is taken (prompt, padding, media tokens).
         pixel_values_videos (`(b, t, 3, H, W)`), frame_mask (`(b, t)`): sampled frames and which are real.
         face_pixel_values (`(b, t, 3, h, w)`), face_mask (`(b, t)`): face crops and which frames have a face.
@@ -595,7 +599,7 @@ class NanoEmoXForConditionalGeneration(NanoEmoXPreTrainedModel, GenerationMixin)
             input_ids=input_ids,
             attention_mask=attention_mask,
             position_ids=position_ids,
-            past_key_values=past_key_values,
+            cache=past_key_values if cache is None else cache,
             inputs_embeds=inputs_embeds,
             pixel_values_videos=pixel_values_videos,
             frame_mask=frame_mask,
@@ -626,7 +630,7 @@ class NanoEmoXForConditionalGeneration(NanoEmoXPreTrainedModel, GenerationMixin)
         return NanoEmoXCausalLMOutputWithPast(
             loss=loss,
             logits=logits,
-            past_key_values=outputs.past_key_values,
+            **{CACHE_KEY: getattr(outputs, CACHE_KEY)},
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
             fusion_gate_weights=outputs.fusion_gate_weights,
@@ -677,19 +681,13 @@ class NanoEmoXForConditionalGeneration(NanoEmoXPreTrainedModel, GenerationMixin)
     def prepare_inputs_for_generation(
         self,
         input_ids: torch.LongTensor,
-        past_key_values: Cache | None = None,
-        attention_mask: torch.Tensor | None = None,
         inputs_embeds: torch.FloatTensor | None = None,
         is_first_iteration: bool | None = False,
         **kwargs,
     ):
+        # the cache and the attention mask pass through `kwargs` under the names of the installed transformers
         model_inputs = super().prepare_inputs_for_generation(
-            input_ids,
-            past_key_values=past_key_values,
-            attention_mask=attention_mask,
-            inputs_embeds=inputs_embeds,
-            is_first_iteration=is_first_iteration,
-            **kwargs,
+            input_ids, inputs_embeds=inputs_embeds, is_first_iteration=is_first_iteration, **kwargs
         )
         if not is_first_iteration and kwargs.get("use_cache", True):
             for name in MEDIA_INPUTS:

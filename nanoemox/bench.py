@@ -70,7 +70,7 @@ from nanoemox.compose import (
 )
 from nanoemox.modeling import media_nanoemox as media
 from nanoemox.modeling.configuration_nanoemox import NanoEmoXConfig
-from nanoemox.modeling.modeling_nanoemox import NanoEmoXForConditionalGeneration
+from nanoemox.modeling.modeling_nanoemox import CACHE_KEY, NanoEmoXForConditionalGeneration
 from nanoemox.modeling.processing_nanoemox import NanoEmoXProcessor
 from nanoemox.tokenizer import add_placeholder_tokens, train_tiny_tokenizer
 
@@ -424,13 +424,13 @@ def bench_decode(ctx: Bench) -> dict:
             state = {}
             for name, (net, feed) in nets.items():
                 out = net(**feed, use_cache=True, logits_to_keep=1)
-                state[name] = [out.past_key_values, feed["attention_mask"], out.logits[:, -1:].argmax(-1)]
+                state[name] = [getattr(out, CACHE_KEY), feed["attention_mask"], out.logits[:, -1:].argmax(-1)]
             for i in range(steps):
                 for name in list(nets) if (i + r) % 2 == 0 else list(nets)[::-1]:
                     cache, mask, token = state[name]
                     mask = torch.cat([mask, mask.new_ones(1, 1)], dim=1)
                     start = time.perf_counter()
-                    out = nets[name][0](input_ids=token, attention_mask=mask, past_key_values=cache, use_cache=True)
+                    out = nets[name][0](input_ids=token, attention_mask=mask, use_cache=True, **{CACHE_KEY: cache})
                     token = out.logits[:, -1:].argmax(-1)
                     if r > 0:  # round 0 warms up
                         forward_steps[name].append(time.perf_counter() - start)
@@ -439,7 +439,7 @@ def bench_decode(ctx: Bench) -> dict:
 
     # our own per-step work, isolated: embed_inputs on a decode step (no media) and the generate input preparation
     token = inputs["input_ids"][:, -1:]
-    cache = model(**inputs, use_cache=True, logits_to_keep=1).past_key_values
+    cache = getattr(model(**inputs, use_cache=True, logits_to_keep=1), CACHE_KEY)
     reps = 200
     with torch.no_grad():
         ours = interleaved(
@@ -447,11 +447,11 @@ def bench_decode(ctx: Bench) -> dict:
                 "embed_inputs": lambda: [model.model.embed_inputs(token, is_prefill=False) for _ in range(reps)],
                 "embedding lookup": lambda: [model.get_input_embeddings()(token) for _ in range(reps)],
                 "prepare_inputs (ours)": lambda: [
-                    model.prepare_inputs_for_generation(token, past_key_values=cache, use_cache=True, **media_kw)
+                    model.prepare_inputs_for_generation(token, use_cache=True, **{CACHE_KEY: cache}, **media_kw)
                     for _ in range(reps)
                 ],
                 "prepare_inputs (bare LM)": lambda: [
-                    lm.prepare_inputs_for_generation(token, past_key_values=cache, use_cache=True) for _ in range(reps)
+                    lm.prepare_inputs_for_generation(token, use_cache=True, **{CACHE_KEY: cache}) for _ in range(reps)
                 ],
             },
             repeats,
@@ -557,7 +557,7 @@ def full_size_flops(ctx: Bench, text_tokens: int) -> dict[str, int]:
 def lm_prefill(model: NanoEmoXForConditionalGeneration, embeds: torch.Tensor) -> torch.Tensor:
     """The language model's prefill and the head on the last position (what `generate` computes at prefill)."""
     cache = DynamicCache(config=model.config.text_config)  # a cache also keeps the mask code off data-dependent paths
-    hidden = model.model.language_model(inputs_embeds=embeds, past_key_values=cache, use_cache=True).last_hidden_state
+    hidden = model.model.language_model(inputs_embeds=embeds, use_cache=True, **{CACHE_KEY: cache}).last_hidden_state
     return model.lm_head(hidden[:, -1:])
 
 
@@ -631,7 +631,7 @@ def bench_tokens(ctx: Bench) -> dict:
         def prefill(embeds=embeds):
             with torch.no_grad():
                 cache = DynamicCache(config=text_cfg)
-                lm(inputs_embeds=embeds, past_key_values=cache, use_cache=True)
+                lm(inputs_embeds=embeds, use_cache=True, **{CACHE_KEY: cache})
 
         calls[name] = prefill
         meta_flops = full_size_flops(ctx, n - full.media_tokens_per_clip)["language model"]
