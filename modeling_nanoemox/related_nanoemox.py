@@ -463,7 +463,8 @@ class LayerMix(nn.Module):
 
     def __init__(self, *, dim: int):
         super().__init__()
-        self.score = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, 1))
+        # no bias: one shared offset on every layer's score cancels in the softmax, so it could never learn
+        self.score = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, 1, bias=False))
 
     def forward(self, layers: list[torch.Tensor], mask: torch.Tensor) -> torch.Tensor:
         stacked = torch.stack(layers, dim=1)  # (b, L, s, d)
