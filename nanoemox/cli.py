@@ -3,6 +3,7 @@
     nanoemox init --preset tiny --output ckpt/          # compose a checkpoint (see nanoemox.compose)
     nanoemox data convert --format mer2023 ...          # benchmark annotations -> dataset schema
     nanoemox data demo --output demo/                   # the embedded demo corpus
+    nanoemox data demo-report --run run/ --data demo/   # a demo run's accuracy per branch and deciding modality
     nanoemox predict --model ckpt/ --video clip.mp4     # one answer as JSON
     nanoemox evaluate --task mer --predictions p.jsonl  # score predictions
     nanoemox train --config train/configs/demo.yaml     # the P2E curriculum
@@ -33,6 +34,7 @@ COMMANDS = {
 DATA_COMMANDS = {
     "convert": "nanoemox.processing.convert",
     "demo": "nanoemox.processing.demo_corpus",
+    "demo-report": "nanoemox.processing.demo_report",
 }
 
 

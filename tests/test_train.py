@@ -18,6 +18,7 @@ from transformers import TrainerCallback
 from nanoemox.modeling.modeling_nanoemox import NanoEmoXForConditionalGeneration
 from nanoemox.modeling.processing_nanoemox import NanoEmoXProcessor
 from nanoemox.processing.demo_corpus import generate_demo_corpus
+from nanoemox.processing.demo_report import main as demo_report_main
 from nanoemox.train.cli import dry_run, load_pool, stage_rows
 from nanoemox.train.cli import main as train_main
 from nanoemox.train.collator import NanoEmoXCollator
@@ -137,6 +138,25 @@ def test_stage_rows_follow_the_mixture(tmp_path, data):
     tasks = [r["task"] for r in rows]
     assert len(rows) == 40 and tasks.count("mer") == 30 and tasks.count("mir") == 10
     assert rows == stage_rows(config.stages[0], load_pool(config, ["demo"], "train"), seed=0)
+
+
+def test_where_keeps_only_the_matching_rows(tmp_path, data):
+    where = {"meta.emotion_modality": "voice", "source": ["demo", "other"]}
+    config = parse_curriculum(_curriculum(data, tmp_path, [_stage(where=where, steps=10)]))
+    pool = load_pool(config, ["demo"], "train")
+    rows = stage_rows(config.stages[0], pool, seed=0)
+    voiced = {r["id"] for r in pool if r["task"] == "mer" and json.loads(r["meta"])["emotion_modality"] == "voice"}
+    assert len(rows) == 20 and {r["id"] for r in rows} == voiced  # every voice-decided row, cycled; no other
+    for bad, match in [
+        ({"meta.emotion_modality": "smell"}, "no row of its data matches"),
+        ({"meta.colour": "red"}, "'meta.colour' is in none of the"),
+    ]:
+        config = parse_curriculum(_curriculum(data, tmp_path, [_stage(where=bad)]))
+        with pytest.raises(ValueError, match=match):
+            stage_rows(config.stages[0], pool, seed=0)
+    for bad in ({"meta.": "x"}, {"labels.emotion": "x"}, {"meta.emotion_modality": []}):
+        with pytest.raises(ValueError, match="where"):
+            parse_curriculum(_curriculum(data, tmp_path, [_stage(where=bad)]))
 
 
 # ---------------------------------------------------------------- collator and cache
@@ -278,6 +298,31 @@ def test_full_curriculum_cli_with_evaluation(data, tmp_path):
     card = ModelCard.load(tmp_path / "run" / "2-b" / "final" / "README.md")
     names = {r.dataset_name for r in card.data.eval_results}
     assert {"demo", "demo (without audio)"} <= names
+    # the demo report: accuracy per condition and per deciding modality, from the predictions of each condition
+    assert demo_report_main(["--run", str(tmp_path / "run"), "--data", str(data)]) == 0
+    report = json.loads((tmp_path / "run" / "demo_report.json").read_text())
+    assert set(report["conditions"]) == {"all_modalities", "without_audio"}
+    test = [r for r in load_from_disk(str(data))["test"] if r["task"] == "mer"]
+    for condition, row in report["conditions"].items():
+        assert row["mer"] == demo[condition]["mer"]["war"]
+        assert sum(c["n"] for k, c in row["shares"].items() if k.startswith("mer/")) == len(test)
+        predictions = (
+            (tmp_path / "run" / f"predictions-demo{'' if condition == 'all_modalities' else '-' + condition}.jsonl")
+            .read_text()
+            .splitlines()
+        )
+        hits = sum(
+            json.loads(p)["prediction"].strip().lower() == json.loads(p)["reference"].strip().lower()
+            for p in predictions
+            if json.loads(p)["task"] == "mer"
+        )
+        pooled = sum(c["accuracy"] * c["n"] for k, c in row["shares"].items() if k.startswith("mer/"))
+        assert round(pooled) == hits  # the shares partition the MER rows
+    effect = report["branch_effect"]["audio"]
+    assert effect["share"] == "mer/voice" and effect["drop"] == round(effect["all"] - effect["masked"], 3)
+    assert "| without audio |" in (tmp_path / "run" / "demo_report.md").read_text()
+    with pytest.raises(ValueError, match="eval_results.json: not found"):
+        demo_report_main(["--run", str(tmp_path / "nothing"), "--data", str(data)])
 
 
 def test_each_stage_is_pushed_as_its_own_hub_revision(ckpt, data, tmp_path, fake_hub, monkeypatch):

@@ -90,6 +90,28 @@ def load_pool(config: CurriculumConfig, names: list[str], split: str) -> list[di
     return rows
 
 
+def select_rows(pool: list[dict], where: dict, stage: str = "") -> list[dict]:
+    """The rows of `pool` that match every `where` key (a column, or `meta.<key>` of the row's meta JSON) on one of
+    its accepted values. `ValueError` when a key is absent from every row or nothing matches."""
+    if not where:
+        return pool
+
+    def values(row: dict) -> dict:
+        meta = json.loads(row.get("meta") or "{}") if any(k.startswith("meta.") for k in where) else {}
+        return {k: meta.get(k[5:]) if k.startswith("meta.") else row.get(k) for k in where}
+
+    accepted = {k: {str(v) for v in (w if isinstance(w, list) else [w])} for k, w in where.items()}
+    found = [values(row) for row in pool]
+    for key in accepted:
+        if all(f[key] is None for f in found):
+            raise ValueError(f"stage {stage!r}: where key {key!r} is in none of the {len(pool)} rows of its data")
+    kept = [r for r, f in zip(pool, found) if all(str(f[k]) in vals for k, vals in accepted.items())]
+    if not kept:
+        raise ValueError(f"stage {stage!r}: no row of its data matches where={where}")
+    logger.info("stage %s: %d of %d rows match where=%s", stage, len(kept), len(pool), where)
+    return kept
+
+
 def stage_rows(stage, pool: list[dict], seed: int, world_size: int | None = None) -> list[dict]:
     """`stage.rows_per_epoch` rows per process mixed by task ratio (TaskMixture), deterministic in `seed`.
 
@@ -98,6 +120,7 @@ def stage_rows(stage, pool: list[dict], seed: int, world_size: int | None = None
     from nanoemox.processing.mixture import TaskMixture
 
     world_size = world_size or int(os.environ.get("WORLD_SIZE", "1"))
+    pool = select_rows(pool, stage.where, stage.name)
     by_task: dict[str, list[dict]] = {}
     for row in pool:
         if row["task"] in stage.mixture:
@@ -178,6 +201,7 @@ def evaluate_final(config: CurriculumConfig, checkpoint: Path, output_dir: Path)
         )
         full = evaluate_model(model, processor, data[settings.split], tasks=settings.tasks, **kwargs)
         entry = {"all_modalities": full["tasks"]}
+        write_predictions(output_dir / f"predictions-{name}.jsonl", full["predictions"])
         for branch in settings.ablate:
             ablated = evaluate_model(
                 model,
@@ -188,16 +212,19 @@ def evaluate_final(config: CurriculumConfig, checkpoint: Path, output_dir: Path)
                 **kwargs,
             )
             entry[f"without_{branch}"] = ablated["tasks"]
+            write_predictions(output_dir / f"predictions-{name}-without_{branch}.jsonl", ablated["predictions"])
         results["datasets"][name] = entry
-        (output_dir / f"predictions-{name}.jsonl").write_text(
-            "\n".join(json.dumps(p, default=str) for p in full["predictions"]) + "\n"
-        )
     for folder in (output_dir, checkpoint):
         (folder / "eval_results.json").write_text(json.dumps(results, indent=2, default=str))
     from .stage import write_card
 
     write_card(checkpoint, curriculum=config.to_dict(), eval_results=card_records(results))
     return results
+
+
+def write_predictions(path: Path, predictions: list[dict]) -> None:
+    """One JSON object per line: `id`, `task`, `prediction`, `reference` (what the scores were computed from)."""
+    path.write_text("\n".join(json.dumps(p, default=str) for p in predictions) + "\n")
 
 
 def card_records(results: dict) -> list[dict]:

@@ -7,6 +7,7 @@
       - name: phase1.1-audio
         data: [demo]                        # the pool this stage samples from (train split)
         mixture: {mer: 1}                   # task -> ratio (TaskMixture); rows = steps_per_epoch * batch_size
+        where: {meta.emotion_modality: voice}   # optional: only rows whose column / meta key has this value
         trainable: [audio_adapter]          # frame_adapter, audio_adapter, face, fusion, lora, lm, or a
                                             # submodule: frame_adapter.general_expert, audio_adapter.gate
         epochs: 1
@@ -90,6 +91,15 @@ class StageConfig:
     name: str = field(metadata={"help": "stage name; also its folder and Hub revision"})
     data: list[str] = field(default_factory=list, metadata={"help": "dataset names (see `datasets`)"})
     mixture: dict[str, float] = field(default_factory=dict, metadata={"help": "task -> sampling ratio"})
+    where: dict[str, str | list[str]] = field(
+        default_factory=dict,
+        metadata={
+            "help": "keep only the pool's rows whose value matches, per key: a schema column (`source`) or a key "
+            "of the row's meta JSON (`meta.emotion_modality`); a value or a list of accepted values. The paper "
+            "aligns each branch on data where that modality carries the label (CREMA-D for speech, CAER and "
+            "FERV39k for faces); on one corpus, this picks that share"
+        },
+    )
     trainable: list[str] = field(
         default_factory=list, metadata={"help": f"any of {TRAINABLE}, or a submodule: frame_adapter.general_expert"}
     )
@@ -132,6 +142,13 @@ class StageConfig:
         missing = [d for d in self.data if d not in datasets]
         if missing or not self.data:
             raise ValueError(f"stage {self.name!r}: data {missing or self.data} not among datasets {list(datasets)}")
+        for key, value in self.where.items():
+            head, dot, rest = key.partition(".")
+            if not key or (dot and (head != "meta" or not rest)) or (not dot and key == "meta"):
+                raise ValueError(f"stage {self.name!r}: where key {key!r}: expected a column or meta.<key>")
+            values = value if isinstance(value, list) else [value]
+            if not values or not all(isinstance(v, (str, int, float, bool)) for v in values):
+                raise ValueError(f"stage {self.name!r}: where {key!r}: expected a value or a list, got {value!r}")
         bad = [t for t in self.mixture if t not in TASKS]
         if bad or not self.mixture:
             raise ValueError(f"stage {self.name!r}: mixture tasks {bad or '(none)'}; expected some of {TASKS}")
