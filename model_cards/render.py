@@ -266,7 +266,7 @@ def _format_length(stage: Mapping[str, Any]) -> str:
 
 STAGE_KEYS = {
     "name", "description", "mixture", "data", "datasets", "trainable", "trains", "steps", "steps_per_epoch",
-    "max_steps", "iters", "epochs", "num_train_epochs", "lr", "learning_rate", "min_lr", "min_learning_rate",
+    "max_steps", "iters", "epochs", "num_train_epochs", "lr", "learning_rate", "min_lr", "min_learning_rate", "where",
 }
 
 
@@ -284,6 +284,8 @@ def curriculum_rows(curriculum: Mapping[str, Any]) -> list[dict[str, str]]:
         data = _format_mixture(mixture) if mixture is not None else "–"
         if pool:  # `mixture` weighs tasks, `data` names the datasets they are drawn from
             data += f" (from {_cell(pool)})"
+        if stage.get("where"):  # only the rows whose column / meta key matches
+            data += " where " + ", ".join(f"{k} = {_cell(v)}" for k, v in stage["where"].items())
         other = {k: v for k, v in stage.items() if k not in STAGE_KEYS}
         rows.append({
             "name": _cell(stage.get("name") or f"stage {number}"),

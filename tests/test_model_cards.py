@@ -219,6 +219,9 @@ def test_curriculum_tolerates_any_stage_shape(tmp_path):
     (row,) = render.curriculum_rows({"stages": [trainer_stage]})
     assert row["mixture"] == "mer 75 %, ov-mer 25 % (from demo)" and row["length"] == "1 epoch × 40 steps"
     assert row["lr"] == "0.0003 → 0.0001" and row["other"] == "batch_size=3"
+    (row,) = render.curriculum_rows({"stages": [{**trainer_stage, "where": {"meta.emotion_modality": "voice"}}]})
+    assert row["mixture"] == "mer 75 %, ov-mer 25 % (from demo) where meta.emotion_modality = voice"
+    assert row["other"] == "batch_size=3"
     path = tmp_path / "bad.yaml"
     path.write_text("phases: []\n")
     with pytest.raises(ValueError, match="stages"):
