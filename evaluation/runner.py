@@ -11,16 +11,12 @@ its own adapter, the base where a task has none (`results["adapters"]` says whic
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 from tqdm.auto import tqdm
-
-from nanoemox.modeling.pipeline_nanoemox import use_task_adapter
-from nanoemox.processing.schema import resolve_media
 
 from .hybrid_gate import HybridGateRecorder
 from .scoring import msa_views, score
@@ -45,27 +41,6 @@ def reference_for(task: str, labels: dict) -> Any:
     return {"emotion": labels["response_emotion"] or labels["emotion"], "response": labels["response"]}
 
 
-def _head_scores(model, task: str):
-    """A context collecting the sentiment head's scores while msa answers are generated (one (b,) tensor per batch,
-    in the order of the rows that were answered); an empty list for other tasks or models without the head."""
-    if task == "msa" and getattr(model.config, "sentiment_head", False):
-        return model.capture_sentiment_scores()
-    return contextlib.nullcontext([])
-
-
-def _user_turn(messages: list[dict], root) -> list[dict]:
-    user = [m for m in messages if m["role"] != "assistant"]
-    return [
-        {
-            "role": m["role"],
-            "content": m["content"]
-            if isinstance(m["content"], str)
-            else [dict(p, path=resolve_media(p.get("path"), root)) for p in m["content"]],
-        }
-        for m in user
-    ]
-
-
 @torch.no_grad()
 def generate_answers(
     model,
@@ -77,41 +52,32 @@ def generate_answers(
     max_new_tokens: int = 48,
     drop_modalities: Sequence[str] = (),
     desc: str = "generating",
-) -> tuple[list[str | None], int]:
-    """Greedy answers for `rows` (None where the row's media could not be read); returns (answers, skipped)."""
+) -> tuple[list[str | None], int, list[float | None]]:
+    """Greedy answers for `rows` (None where the row's media could not be read).
+
+    Returns (answers, skipped, head scores): the sentiment head's score per row, read at each batch's prefill (None
+    without the head, and for skipped rows).
+    """
     model.eval()
     answers: list[str | None] = [None] * len(rows)
+    head: list[float | None] = [None] * len(rows)
     skipped = 0
-    drop = frozenset(drop_modalities)
     for start in tqdm(range(0, len(rows), batch_size), desc=desc, leave=False):
-        chunk = rows[start : start + batch_size]
-        texts, media, index, priors = [], [], [], []
-        for i, row in enumerate(chunk):
-            try:
-                loaded = processor.load_media(
-                    i,
-                    resolve_media(row.get("video"), media_root),
-                    resolve_media(row.get("audio"), media_root),
-                    resolve_media(row.get("face_track"), media_root),
-                    drop,
-                )
-            except ValueError as err:
-                skipped += 1
-                logger.warning("skipping %s: %s", row.get("id"), err)
-                continue
-            messages = _user_turn(row["messages"], media_root)
-            texts.append(processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
-            media.append(loaded)
-            index.append(start + i)
-            priors.append(row.get("subtitle"))
-        if not texts:
+        chunk = list(rows[start : start + batch_size])
+        batch = processor.prepare(chunk, media_root=media_root, drop_modalities=drop_modalities)
+        skipped += len(batch.errors)
+        if batch.inputs is None:
             continue
-        inputs = processor.assemble(texts, media, priors=priors)
-        out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
+        inputs = batch.inputs
+        with model.capture_prefill() as prefill:
+            out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
         decoded = processor.batch_decode(out[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
-        for j, text in zip(index, decoded):
-            answers[j] = text.strip()
-    return answers, skipped
+        scores = prefill[0].sentiment_score if prefill else None
+        for k, (i, text) in enumerate(zip(batch.rows, decoded)):
+            answers[start + i] = text.strip()
+            if scores is not None:
+                head[start + i] = float(scores[k])
+    return answers, skipped, head
 
 
 def evaluate_model(
@@ -140,11 +106,11 @@ def evaluate_model(
         if not rows:
             logger.warning("no %s rows to evaluate", task)
             continue
-        if getattr(model.config, "task_adapters", None):  # Multi-LoRA: this task's adapter, or the base
-            results.setdefault("adapters", {})[task] = use_task_adapter(model, task)
-        # the hybrid compressors' mean gate G over this task's samples; msa: the sentiment head's scores
-        with HybridGateRecorder(model) as gates, _head_scores(model, task) as head:
-            answers, skipped = generate_answers(
+        if model.task_adapters:  # Multi-LoRA: this task's adapter, or the base
+            results.setdefault("adapters", {})[task] = model.use_task_adapter(task)
+        # the hybrid compressors' mean gate G over this task's samples
+        with HybridGateRecorder(model) as gates:
+            answers, skipped, head_scores = generate_answers(
                 model,
                 processor,
                 rows,
@@ -158,10 +124,8 @@ def evaluate_model(
         preds = [a for _, a in kept]
         refs = [reference_for(task, r["labels"]) for r, _ in kept]
         metrics = score(task, preds, refs, wheels=wheels) if kept else {}
-        head = torch.cat(head).tolist() if head else None
-        if head is not None and len(head) != len(kept):  # one prefill per generate call is what aligns them
-            logger.warning("msa: %d head scores for %d answers; reporting the text view only", len(head), len(kept))
-            head = None
+        head = [h for h, a in zip(head_scores, answers) if a is not None]
+        head = head if task == "msa" and kept and all(h is not None for h in head) else None
         if task == "msa" and kept:  # from the head when the checkpoint has one, the text-parsed view kept beside
             metrics = msa_views(metrics, refs, head)
         metrics["n_skipped_media"] = skipped

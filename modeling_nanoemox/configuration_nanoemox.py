@@ -25,17 +25,33 @@ from transformers.configuration_utils import SubConfigSpec
 FRAME_ADAPTERS = ("qformer", "mlp", "hybrid_compressor", "lq_former", "cat_mod")
 AUDIO_ADAPTERS = FRAME_ADAPTERS
 FUSION_MODULES = ("gated_experts", "egmf")
-# Key-frame scorers of Emotion-Qwen's facial emotion capture; media_nanoemox.FEC_SCORERS maps each to a function.
+# Key-frame scorers of Emotion-Qwen's facial emotion capture; faces_nanoemox.FEC_SCORERS maps each to a function.
 FEC_SCORERS = ("haar_smile", "expression_energy")
 # Losses of the optional sentiment regression head: l1 (MMSA's convention for MOSI/MOSEI/SIMS) or mse.
 SENTIMENT_LOSSES = ("l1", "mse")
 
-PLACEHOLDER_TOKENS = {
-    "frame": "<|frame_pad|>",
-    "face": "<|face_pad|>",
-    "audio": "<|audio_pad|>",
-    "fusion": "<|fusion_pad|>",
-}
+# The four branches, in the order of `media_mask` and of the placeholders in a prompt. The first three read a
+# modality of their own (and can be dropped or missing per sample); the fusion token needs both frames and audio.
+BRANCHES = ("frame", "face", "audio", "fusion")
+MEDIA_BRANCHES = ("frame", "face", "audio")
+PLACEHOLDER_TOKENS = {branch: f"<|{branch}_pad|>" for branch in BRANCHES}
+# Label value of the positions that carry no loss (prompt, media placeholders, padding), as in transformers.
+IGNORE_INDEX = -100
+
+# The model inputs that carry media (everything the processor returns beside input_ids and attention_mask). Only the
+# prefill forward needs them: generate() drops them on decode steps. `encoder_features` is the feature cache's
+# `EncoderFeatures` (features_nanoemox.py), standing in for the pixels and waveforms of the frozen encoders.
+MEDIA_INPUTS = (
+    "pixel_values_videos",
+    "frame_mask",
+    "face_pixel_values",
+    "face_mask",
+    "input_values",
+    "audio_mask",
+    "encoder_features",
+    "prior_input_ids",
+    "prior_mask",
+)
 
 CLIP_VIT_L_14 = {
     "hidden_size": 1024,

@@ -29,8 +29,17 @@ from transformers import AutoBackbone, AutoModel, GenerationMixin, PreTrainedMod
 from transformers.cache_utils import Cache
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
 
-from .configuration_nanoemox import PLACEHOLDER_TOKENS, NanoEmoXConfig
-from .modules_nanoemox import ADAPTERS, FUSIONS, FaceTemporalAdapter, MultiScaleFaceFusion
+from .adapters_nanoemox import TaskAdaptersMixin
+from .configuration_nanoemox import BRANCHES, MEDIA_INPUTS, PLACEHOLDER_TOKENS, NanoEmoXConfig
+from .features_nanoemox import EncoderFeatures
+from .modules_nanoemox import (
+    ADAPTERS,
+    FUSIONS,
+    FaceTemporalAdapter,
+    MultiScaleFaceFusion,
+    SentimentHead,
+    last_prompt_positions,
+)
 from .related_nanoemox import RELATED_ADAPTERS, RELATED_FUSIONS
 
 ADAPTER_CLASSES = {**ADAPTERS, **RELATED_ADAPTERS}
@@ -38,27 +47,10 @@ FUSION_CLASSES = {**FUSIONS, **RELATED_FUSIONS}
 # adapters whose queries start from language priors (XMEI-Qwen's LQ-Former, Cat-MoD's guide tokens)
 PRIOR_ADAPTERS = ("lq_former", "cat_mod")
 
-BRANCHES = tuple(PLACEHOLDER_TOKENS)  # ("frame", "face", "audio", "fusion")
-
-IGNORE_INDEX = -100
-
 # The KV cache's name in forward arguments, outputs and generate's model kwargs: transformers 5.24 renamed
 # `past_key_values` to `cache`. Both releases are supported: the outputs inherit transformers' own field, the
 # forwards accept either name, and the language model is called with the name its release expects.
 CACHE_KEY = "cache" if "cache" in BaseModelOutputWithPast.__dataclass_fields__ else "past_key_values"
-
-# Inputs that only the prefill forward needs; generate() must not pass them again on decode steps.
-MEDIA_INPUTS = (
-    "pixel_values_videos",
-    "frame_mask",
-    "face_pixel_values",
-    "face_mask",
-    "input_values",
-    "audio_mask",
-    "encoder_features",
-    "prior_input_ids",
-    "prior_mask",
-)
 
 
 @dataclass
@@ -90,6 +82,20 @@ class NanoEmoXCausalLMOutputWithPast(CausalLMOutputWithPast):
     sentiment_loss: torch.FloatTensor | None = None
 
 
+@dataclass
+class PrefillRecord:
+    """What one prefill forward says about its media (see `NanoEmoXForConditionalGeneration.capture_prefill`).
+
+    media_mask (`(b, 4)` bool): the branches (frame, face, audio, fusion) each row used.
+    fusion_gate_weights (`(b, experts)`): the fusion gate (zeros where the row has no fusion token).
+    sentiment_score (`(b,)`): the sentiment head's score, None without the head.
+    """
+
+    media_mask: torch.BoolTensor
+    fusion_gate_weights: torch.FloatTensor
+    sentiment_score: torch.FloatTensor | None = None
+
+
 class NanoEmoXPreTrainedModel(PreTrainedModel):
     config: NanoEmoXConfig
     config_class = NanoEmoXConfig
@@ -116,6 +122,20 @@ class NanoEmoXPreTrainedModel(PreTrainedModel):
         self._require_grads_hooks = [self.get_input_embeddings().register_forward_hook(make_inputs_require_grads)]
         self._require_grads_hook = self._require_grads_hooks[0]
 
+    def save_pretrained(self, save_directory, *args, is_main_process: bool = True, **kwargs):
+        """`PreTrainedModel.save_pretrained`, then what makes the folder a complete checkpoint
+        (`checkpoint_nanoemox`): the config's `auto_map` and `custom_pipelines`, every code file, `requirements.txt`,
+        and, when the folder has no processor yet, the processor of the checkpoint this model was loaded from. Every
+        save route goes through here: `Trainer.save_model`, a merged PEFT model, `push_to_hub` (which saves to a
+        folder first)."""
+        from .checkpoint_nanoemox import point_config_at_code, save_processor_beside, write_code
+
+        point_config_at_code(self.config)
+        super().save_pretrained(save_directory, *args, is_main_process=is_main_process, **kwargs)
+        if is_main_process:
+            write_code(save_directory, __file__)
+            save_processor_beside(self, save_directory)
+
     def _init_weights(self, module):
         super()._init_weights(module)
         std = self.config.initializer_range
@@ -129,52 +149,6 @@ def _scatter_rows(values: torch.Tensor, rows: torch.Tensor, batch: int) -> torch
     """Place `values` (len(rows), ...) at `rows` of a zero tensor with `batch` rows."""
     out = values.new_zeros((batch, *values.shape[1:]))
     return out.index_copy(0, rows, values)
-
-
-def last_prompt_positions(
-    attention_mask: torch.Tensor | None, length: int, labels: torch.LongTensor | None = None
-) -> torch.LongTensor:
-    """(b,) index of each row's last prompt token in a (b, n) batch.
-
-    With `labels` (training: targets on the answer only), the token just before the first supervised one, i.e. the
-    end of `<|im_start|>assistant\\n`; rows without a usable label fall back to the last attended token, which is
-    where a prompt built with `add_generation_prompt=True` ends at inference (left or right padding alike).
-    """
-    if attention_mask is None:
-        device = labels.device if labels is not None else None
-        batch = labels.shape[0] if labels is not None else 1
-        last = torch.full((batch,), length - 1, dtype=torch.long, device=device)
-        attended = None
-    else:
-        attended = attention_mask.bool()
-        last = length - 1 - attended.flip(1).long().argmax(1)
-    if labels is None:
-        return last
-    supervised = labels != IGNORE_INDEX
-    before = supervised.long().argmax(1) - 1
-    usable = supervised.any(1) & (before >= 0)
-    if attended is not None:
-        usable &= attended.gather(1, before.clamp_min(0)[:, None]).squeeze(1)
-    return torch.where(usable, before, last.to(before.device))
-
-
-class SentimentHead(nn.Sequential):
-    """EGMF's regression head: `LayerNorm -> Linear(d_lm, hidden) -> GELU -> Linear(hidden, 1)`, (b, d_lm) -> (b,).
-
-    It reads the LM's final hidden state at the last prompt position: the one vector that has attended to the
-    instruction, the subtitle and every media token (the fusion module's pseudo tokens included), and the state the
-    text answer is generated from. So the subtitle counts (text is the strongest MSA modality), the fusion module
-    gets the head's gradient through the LM's attention to its tokens, and the score is available at prefill from
-    `inputs_embeds` alone (the pipeline embeds media once). Reading the fusion output directly would ignore the
-    subtitle and would not be recoverable from `inputs_embeds`. Scores are on the schema's [-3, 3] scale (MOSI/MOSEI;
-    CH-SIMS labels are stored times 3) and are not clipped, as in MMSA's regression models.
-    """
-
-    def __init__(self, *, dim: int, hidden: int):
-        super().__init__(nn.LayerNorm(dim), nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, 1))
-
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        return super().forward(hidden).squeeze(-1)
 
 
 class NanoEmoXModel(NanoEmoXPreTrainedModel):
@@ -292,6 +266,28 @@ class NanoEmoXModel(NanoEmoXPreTrainedModel):
         maps = self.face_backbone(pixel_values=crops.to(self.face_backbone.dtype)).feature_maps
         return {"maps": list(maps), "rows": flat_mask.nonzero().squeeze(1)}
 
+    def encode_media(
+        self,
+        *,
+        pixel_values_videos: torch.Tensor | None = None,
+        frame_mask: torch.Tensor | None = None,
+        face_pixel_values: torch.Tensor | None = None,
+        face_mask: torch.Tensor | None = None,
+        input_values: torch.Tensor | None = None,
+        audio_mask: torch.Tensor | None = None,
+        **_other_inputs,
+    ) -> EncoderFeatures:
+        """The frozen encoders' outputs of a batch's media inputs (what a feature cache stores), for the branches
+        some sample has; other model inputs (input_ids, priors, ...) are ignored."""
+        features: EncoderFeatures = {}
+        if pixel_values_videos is not None and frame_mask is not None and frame_mask.any():
+            features["frame"] = self.encode_frames(pixel_values_videos, frame_mask)
+        if input_values is not None and audio_mask is not None and audio_mask.any():
+            features["audio"] = self.encode_audio(input_values, audio_mask)
+        if face_pixel_values is not None and face_mask is not None and face_mask.any():
+            features["face"] = self.encode_faces(face_pixel_values, face_mask)
+        return features
+
     # ------------------------------------------------------------------ branch features
     def get_media_features(
         self,
@@ -303,14 +299,14 @@ class NanoEmoXModel(NanoEmoXPreTrainedModel):
         face_mask: torch.Tensor | None = None,
         input_values: torch.Tensor | None = None,
         audio_mask: torch.Tensor | None = None,
-        encoder_features: dict | None = None,
+        encoder_features: EncoderFeatures | None = None,
         prior_input_ids: torch.LongTensor | None = None,
         prior_mask: torch.Tensor | None = None,
     ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], torch.Tensor | None]:
         """LM tokens of every branch for the samples that have it.
 
-        `encoder_features` may carry precomputed outputs of `encode_frames` / `encode_audio` / `encode_faces`
-        under keys "frame" / "audio" / "face" (the feature cache of frozen encoders); those encoders are then
+        `encoder_features` (an `EncoderFeatures`, e.g. from a feature cache) may carry the outputs of
+        `encode_frames` / `encode_audio` / `encode_faces` under "frame" / "audio" / "face"; those encoders are then
         not run.
 
         Returns (tokens, present, gate): tokens[branch] (n_present, q, d_lm) in batch order,
@@ -455,7 +451,7 @@ class NanoEmoXModel(NanoEmoXPreTrainedModel):
         face_mask: torch.BoolTensor | None = None,
         input_values: torch.FloatTensor | None = None,
         audio_mask: torch.BoolTensor | None = None,
-        encoder_features: dict | None = None,
+        encoder_features: EncoderFeatures | None = None,
         prior_input_ids: torch.LongTensor | None = None,
         prior_mask: torch.Tensor | None = None,
         use_cache: bool | None = None,
@@ -533,13 +529,17 @@ class NanoEmoXModel(NanoEmoXPreTrainedModel):
         )
 
 
-class NanoEmoXForConditionalGeneration(NanoEmoXPreTrainedModel, GenerationMixin):
-    """Nano-EmoX with its language-model head: `forward` for training, `generate` for answers."""
+class NanoEmoXForConditionalGeneration(TaskAdaptersMixin, NanoEmoXPreTrainedModel, GenerationMixin):
+    """Nano-EmoX with its language-model head: `forward` for training, `generate` for answers; per-task LoRA adapters
+    of a Multi-LoRA checkpoint are chosen with `use_task_adapter` (`adapters_nanoemox`)."""
 
     _tied_weights_keys = {"lm_head.weight": "model.language_model.embed_tokens.weight"}
 
     def __init__(self, config: NanoEmoXConfig):
         super().__init__(config)
+        from .checkpoint_nanoemox import register_pipeline
+
+        register_pipeline()  # pipeline(task="emotion-analysis", model=<this object>) then knows the task
         self.model = NanoEmoXModel(config)
         self.lm_head = nn.Linear(config.text_config.hidden_size, config.text_config.vocab_size, bias=False)
         self.post_init()
@@ -570,7 +570,7 @@ class NanoEmoXForConditionalGeneration(NanoEmoXPreTrainedModel, GenerationMixin)
         face_mask: torch.BoolTensor | None = None,
         input_values: torch.FloatTensor | None = None,
         audio_mask: torch.BoolTensor | None = None,
-        encoder_features: dict | None = None,
+        encoder_features: EncoderFeatures | None = None,
         prior_input_ids: torch.LongTensor | None = None,
         prior_mask: torch.Tensor | None = None,
         use_cache: bool | None = None,
@@ -653,28 +653,32 @@ class NanoEmoXForConditionalGeneration(NanoEmoXPreTrainedModel, GenerationMixin)
         return loss(scores.float()[rows], golds[rows])
 
     @contextmanager
-    def capture_sentiment_scores(self):
-        """Collect the sentiment head's scores of the prefill forwards run inside the block (e.g. by `generate`).
+    def capture_prefill(self):
+        """Collect what the prefill forwards inside the block (e.g. of `generate`) say about the media, at no cost.
 
-            with model.capture_sentiment_scores() as scores:
+            with model.capture_prefill() as prefill:
                 out = model.generate(**inputs, max_new_tokens=8)
-            head = scores[0]  # (b,): the head's score per row of this generate call
+            prefill[0].media_mask, prefill[0].fusion_gate_weights, prefill[0].sentiment_score   # (b, 4), (b, e), (b,)
 
-        Yields a list that receives one detached `(b,)` tensor per prefill forward (empty without the head). The
-        head is computed at prefill anyway, so this reads the score of the text answer's own prefill, at no cost.
+        Yields a list that receives one `PrefillRecord` per forward that placed media (decode steps place none):
+        which branches each row used, the fusion gate, and the sentiment head's score (None without the head). The
+        pipeline and the evaluation runner read them here instead of encoding the media a second time.
         """
-        scores: list[torch.Tensor] = []
-        if getattr(self.model, "sentiment_head", None) is None:
-            yield scores
-            return
+        records: list[PrefillRecord] = []
 
         def keep(module, args, output):
-            if output.sentiment_score is not None:
-                scores.append(output.sentiment_score.detach())
+            if output.media_mask is not None:
+                records.append(
+                    PrefillRecord(
+                        media_mask=output.media_mask.detach(),
+                        fusion_gate_weights=output.fusion_gate_weights.detach(),
+                        sentiment_score=None if output.sentiment_score is None else output.sentiment_score.detach(),
+                    )
+                )
 
         handle = self.model.register_forward_hook(keep)
         try:
-            yield scores
+            yield records
         finally:
             handle.remove()
 
@@ -699,4 +703,10 @@ class NanoEmoXForConditionalGeneration(NanoEmoXPreTrainedModel, GenerationMixin)
 # once here takes that off the decode path (measured by `nanoemox bench`: about 50 us of a 1 ms tiny step).
 NanoEmoXForConditionalGeneration.forward.__signature__ = inspect.signature(NanoEmoXForConditionalGeneration.forward)
 
-__all__ = ["NanoEmoXPreTrainedModel", "NanoEmoXModel", "NanoEmoXForConditionalGeneration", "SentimentHead"]
+__all__ = [
+    "NanoEmoXPreTrainedModel",
+    "NanoEmoXModel",
+    "NanoEmoXForConditionalGeneration",
+    "PrefillRecord",
+    "SentimentHead",
+]

@@ -16,6 +16,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .configuration_nanoemox import IGNORE_INDEX
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """x (b, s, d), mask (b, s) bool -> (b, d), the mean over valid positions; rows with none give zeros."""
+    w = mask.to(x.dtype)[:, :, None]
+    return (x * w).sum(1) / w.sum(1).clamp_min(1.0)
+
 
 class Attention(nn.Module):
     """Multi-head attention (self or cross) on `F.scaled_dot_product_attention`."""
@@ -245,10 +253,6 @@ class GatedExpertsFusion(nn.Module):
         """vision_layers [(b, t, d_v)] and audio_layers [(b, c, d_a)], one per expert
         -> tokens (b, num_tokens, d_lm), gate weights (b, experts)."""
 
-        def masked_mean(x, mask):
-            w = mask.to(x.dtype)[:, :, None]
-            return (x * w).sum(1) / w.sum(1).clamp_min(1.0)
-
         summary = torch.cat(
             [masked_mean(v, vision_mask) for v in vision_layers] + [masked_mean(a, audio_mask) for a in audio_layers],
             dim=-1,
@@ -260,6 +264,52 @@ class GatedExpertsFusion(nn.Module):
         fused = (gate[:, :, None] * experts).sum(1)
         tokens = self.proj(self.norm(fused)).view(fused.shape[0], self.num_tokens, -1)
         return tokens, gate
+
+
+def last_prompt_positions(
+    attention_mask: torch.Tensor | None, length: int, labels: torch.LongTensor | None = None
+) -> torch.LongTensor:
+    """(b,) index of each row's last prompt token in a (b, n) batch.
+
+    With `labels` (training: targets on the answer only), the token just before the first supervised one, i.e. the
+    end of `<|im_start|>assistant\\n`; rows without a usable label fall back to the last attended token, which is
+    where a prompt built with `add_generation_prompt=True` ends at inference (left or right padding alike).
+    """
+    if attention_mask is None:
+        device = labels.device if labels is not None else None
+        batch = labels.shape[0] if labels is not None else 1
+        last = torch.full((batch,), length - 1, dtype=torch.long, device=device)
+        attended = None
+    else:
+        attended = attention_mask.bool()
+        last = length - 1 - attended.flip(1).long().argmax(1)
+    if labels is None:
+        return last
+    supervised = labels != IGNORE_INDEX
+    before = supervised.long().argmax(1) - 1
+    usable = supervised.any(1) & (before >= 0)
+    if attended is not None:
+        usable &= attended.gather(1, before.clamp_min(0)[:, None]).squeeze(1)
+    return torch.where(usable, before, last.to(before.device))
+
+
+class SentimentHead(nn.Sequential):
+    """EGMF's regression head: `LayerNorm -> Linear(d_lm, hidden) -> GELU -> Linear(hidden, 1)`, (b, d_lm) -> (b,).
+
+    It reads the LM's final hidden state at the last prompt position: the one vector that has attended to the
+    instruction, the subtitle and every media token (the fusion module's pseudo tokens included), and the state the
+    text answer is generated from. So the subtitle counts (text is the strongest MSA modality), the fusion module
+    gets the head's gradient through the LM's attention to its tokens, and the score is available at prefill from
+    `inputs_embeds` alone (the pipeline embeds media once). Reading the fusion output directly would ignore the
+    subtitle and would not be recoverable from `inputs_embeds`. Scores are on the schema's [-3, 3] scale (MOSI/MOSEI;
+    CH-SIMS labels are stored times 3) and are not clipped, as in MMSA's regression models.
+    """
+
+    def __init__(self, *, dim: int, hidden: int):
+        super().__init__(nn.LayerNorm(dim), nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, 1))
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return super().forward(hidden).squeeze(-1)
 
 
 ADAPTERS: dict[str, type[nn.Module]] = {"qformer": QFormerAdapter, "mlp": MLPAdapter}

@@ -1,16 +1,24 @@
-"""NanoEmoXProcessor: from a raw video file (or audio, frames, face crops, text) to model inputs.
+"""NanoEmoXProcessor: from rows of media and text (or a raw video file) to model inputs, by one path.
 
     processor = AutoProcessor.from_pretrained(folder, trust_remote_code=True)
-    messages = processor.build_messages("mer", video="clip.mp4", subtitle="I can't believe it!")
-    inputs = processor.apply_chat_template(messages, tokenize=True, return_dict=True)
-    # or: processor(text=[prompt_with_placeholders], videos=["clip.mp4"])
+    batch = processor.prepare([{"task": "mer", "video": "clip.mp4", "subtitle": "I can't believe it!"}])
+    batch.inputs        # model inputs of the rows that could be read (None when none could)
+    batch.errors        # one `RowError` (row, file, reason) per row that could not; the others are not held up
+    # transformers' conventions, the same path underneath:
+    inputs = processor.apply_chat_template(processor.build_messages("mer", video="clip.mp4"), tokenize=True)
+    inputs = processor(text=[prompt_with_placeholders], videos=["clip.mp4"])
+
+`prepare` is what the pipeline, the evaluation runner, the training collator and the feature cache all call. A row
+is a dict (task, messages or prompt, video, audio, faces, subtitle, answer; see `rows_nanoemox`). With
+`training=True` the rows' answers are kept and `labels` mark them; otherwise each prompt ends where the answer
+begins.
 
 Per sample the processor samples `num_frames` frames by seeking, takes the speech from `audio` or from the
 video's own audio track (16 kHz mono, cut into `num_audio_clips` windows of `audio_clip_seconds`), finds one
 face track (bundled OpenCV Haar cascade; or the caller's boxes, face-track JSON or crops), and expands each
 branch placeholder in the text to that branch's token count. A branch whose modality is missing for a sample
 (no audio track, silence, no face) is masked and its placeholder removed, with a logged warning; a placeholder
-whose media was never given, a corrupt file or an unsupported input is a `ValueError` naming the sample.
+whose media was never given, a corrupt file or an unsupported input is an error naming the sample and the file.
 
 With `num_key_frames` k > 0 (Emotion-Qwen's facial emotion capture, FEC) the k sampled frames whose face scores
 highest on `fec_scorer` are appended after the regular frames in temporal order, everything outside the face region
@@ -19,41 +27,97 @@ fewer faces than k; ready face crops, which carry no position) are masked. The f
 
 Outputs (b samples, t frames, c clips, s samples per clip):
     input_ids, attention_mask                     (b, n)        left-padded
+    labels                                        (b, n)        training only: the answer's tokens, -100 elsewhere
     pixel_values_videos, frame_mask               (b, t + k, 3, H, W), (b, t + k)    k = num_key_frames (0: off)
     face_pixel_values, face_mask                  (b, t, 3, h, w), (b, t)
     input_values, audio_mask                      (b, c, s), (b, c)
+    prior_input_ids, prior_mask                   (b, l)        the subtitles, for prior-initialised adapters
+    encoder_features                              instead of the pixels and waveforms, from a feature cache
 A media key is present when at least one sample of the batch has that modality.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from transformers import BatchFeature, ProcessorMixin
 
-from .media_nanoemox import (
-    FEC_SCORERS,
-    KeyFrames,
-    capture_key_frames,
-    cut_audio_clips,
-    get_face_crops_and_boxes,
-    load_audio,
-    load_video_frames,
-)
+from .audio_nanoemox import cut_audio_clips, load_audio
+from .configuration_nanoemox import IGNORE_INDEX, MEDIA_BRANCHES, MEDIA_INPUTS, PLACEHOLDER_TOKENS
+from .container_nanoemox import describe_source, is_file_source
+from .faces_nanoemox import FEC_SCORERS, KeyFrames, capture_key_frames, get_face_crops_and_boxes
+from .features_nanoemox import batch_entries, entry_branches
 from .prompts_nanoemox import DEFAULT_TASK_PROMPTS, build_messages
+from .requirements_nanoemox import check_media_requirements
+from .rows_nanoemox import Sample, read_row
+from .video_nanoemox import VideoFrames, load_video_frames
 
 logger = logging.getLogger(__name__)
 
-PLACEHOLDERS = {
-    "frame": "<|frame_pad|>",
-    "face": "<|face_pad|>",
-    "audio": "<|audio_pad|>",
-    "fusion": "<|fusion_pad|>",
-}
+
+@dataclass
+class SampleMedia:
+    """One sample's media, decoded: frames, FEC key frames, face crops and audio clips of the branches it has (or,
+    from a feature cache, the frozen encoders' outputs instead, as a clip entry of `features_nanoemox`).
+
+    missing: branch -> why the sample lacks it (no audio track, silent, no face, dropped on request).
+    given: branch -> whether the caller gave a source for it (a placeholder without one is an error).
+    """
+
+    frames: VideoFrames | None = None
+    key_frames: KeyFrames | None = None
+    faces: tuple[np.ndarray, np.ndarray] | None = None  # crops (t, s, s, 3) uint8, mask (t,)
+    audio: tuple[np.ndarray, np.ndarray] | None = None  # clips (c, L) float32, mask (c,)
+    features: dict[str, torch.Tensor] | None = None
+    missing: dict[str, str] = field(default_factory=dict)
+    given: dict[str, bool] = field(default_factory=dict)
+
+    def has(self, branch: str) -> bool:
+        """Whether the sample carries `branch` (frame, face, audio, or fusion: frames and audio both)."""
+        if branch == "fusion":
+            return self.has("frame") and self.has("audio")
+        if self.features is not None:
+            return branch in entry_branches(self.features)
+        return {"frame": self.frames, "face": self.faces, "audio": self.audio}[branch] is not None
+
+
+@dataclass
+class RowError:
+    """A row that could not be read: which (position, id), the file at fault when known, and why."""
+
+    index: int
+    id: str
+    reason: str
+    source: str | None = None
+
+    def __str__(self) -> str:
+        return f"row {self.id!r}: {self.reason}" if self.id != str(self.index) else f"row {self.index}: {self.reason}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "id": self.id, "file": self.source, "reason": self.reason}
+
+
+@dataclass
+class PreparedBatch:
+    """What `NanoEmoXProcessor.prepare` returns.
+
+    inputs: the model inputs of the rows that could be read (None when none could).
+    rows: the positions, in the rows given, of the rows in `inputs`, in order.
+    tasks: the task of each row in `inputs` (None for a row without one).
+    errors: one `RowError` per row left out.
+    """
+
+    inputs: BatchFeature | None
+    rows: list[int]
+    tasks: list[str | None]
+    errors: list[RowError]
 
 
 def _as_list(value, batch: int, name: str) -> list:
@@ -75,18 +139,11 @@ def _is_array_with_rate(value) -> bool:
     )
 
 
-def _describe(source) -> str:
-    if isinstance(source, (str, os.PathLike)):
-        return os.fspath(source)
-    if isinstance(source, (bytes, bytearray)):
-        return f"<{len(source)} bytes>"
-    return f"<{type(source).__name__}>"
-
-
 class NanoEmoXProcessor(ProcessorMixin):
     r"""
     Wraps the tokenizer, the frame image processor (CLIP), the face image processor (the face backbone's) and
-    the speech feature extractor (HuBERT's), plus the media steps of `media_nanoemox`.
+    the speech feature extractor (HuBERT's), plus the media steps of `video_nanoemox`, `audio_nanoemox` and
+    `faces_nanoemox`.
 
     Args:
         image_processor: frames -> CLIP pixel values.
@@ -98,10 +155,12 @@ class NanoEmoXProcessor(ProcessorMixin):
         num_frame_tokens, num_face_tokens, num_audio_tokens, num_fusion_tokens: placeholder expansion.
         face_margin (`float`): crop margin around a detected face box, as a fraction of its size.
         num_key_frames (`int`): FEC key frames appended to the frames (0: off), as in the model config.
-        fec_scorer (`str`): the FEC expressiveness scorer, a name in `media_nanoemox.FEC_SCORERS`.
+        fec_scorer (`str`): the FEC expressiveness scorer, a name in `faces_nanoemox.FEC_SCORERS`.
         silence_db (`float`): a clip quieter than this (dBFS RMS) is masked.
-        task_prompts (`dict`): the six task prompt templates (editable; `{subtitle}` is filled in).
+        task_prompts (`dict`): the task prompt templates (editable; `{subtitle}` is filled in).
     """
+
+    _auto_class = "AutoProcessor"  # save_pretrained writes the auto_map and this code beside the processor
 
     def __init__(
         self,
@@ -124,6 +183,7 @@ class NanoEmoXProcessor(ProcessorMixin):
         fec_scorer: str = "haar_smile",
         **kwargs,
     ):
+        check_media_requirements()
         if chat_template is None and tokenizer is not None:
             chat_template = tokenizer.chat_template
         if isinstance(num_key_frames, bool) or not isinstance(num_key_frames, int) or num_key_frames < 0:
@@ -185,118 +245,91 @@ class NanoEmoXProcessor(ProcessorMixin):
     def sampling_rate(self) -> int:
         return int(self.feature_extractor.sampling_rate)
 
+    @property
+    def model_input_names(self) -> list[str]:
+        return ["input_ids", "attention_mask", *MEDIA_INPUTS]
+
     def build_messages(self, task: str, **kwargs) -> list[dict]:
-        """Chat messages for one of the six tasks with this processor's (editable) prompts."""
+        """Chat messages for one of the tasks with this processor's (editable) prompts."""
         return build_messages(task, task_prompts=self.task_prompts, **kwargs)
 
-    # ------------------------------------------------------------------ media of one sample
-    def _sample_media(self, index: int, video, audio, faces, drop: frozenset = frozenset()) -> dict[str, Any]:
-        """Decode one sample's media. Returns arrays per available branch and the reasons for missing ones.
+    def collator(self, **kwargs):
+        """A training collator on this processor (`NanoEmoXCollator`, shipped with the checkpoint's code): rows in,
+        batches with labels on the answers out. kwargs: media_root, feature_cache, drop_modalities."""
+        from .collator_nanoemox import NanoEmoXCollator
 
-        Branches in `drop` are left out after loading (modality ablation at evaluation)."""
-        out: dict[str, Any] = {"missing": {}}
-        frames = None
-        if video is not None:
-            try:
-                frames = load_video_frames(video, self.num_frames)
-            except ValueError as err:
-                raise ValueError(f"sample {index}: {err}") from None
-            out["frame"] = frames
-        audio_source = audio
-        if audio_source is None and video is not None:
-            audio_source = video if isinstance(video, (str, os.PathLike, bytes, bytearray)) else None
-            if audio_source is None:
-                out["missing"]["audio"] = "the video was given as decoded frames, which carry no audio"
-        if audio_source is not None:
-            try:
-                track = load_audio(audio_source, sampling_rate=self.sampling_rate)
-            except ValueError as err:
-                raise ValueError(f"sample {index}: {err}") from None
-            if track is None:
-                out["missing"]["audio"] = f"{_describe(audio_source)} has no audio track"
-            else:
-                clips, mask = cut_audio_clips(
-                    track.waveform,
-                    num_clips=self.num_audio_clips,
-                    clip_seconds=self.audio_clip_seconds,
-                    sampling_rate=self.sampling_rate,
-                    silence_db=self.silence_db,
-                )
-                if mask.any():
-                    out["audio"] = (clips, mask)
-                else:
-                    out["missing"]["audio"] = f"{_describe(audio_source)} is silent"
-        if frames is not None:
-            size = self.face_image_processor.size
-            crop_size = int(size.get("height", size.get("shortest_edge", 224)))
-            try:
-                crops, mask, boxes = get_face_crops_and_boxes(frames, faces, margin=self.face_margin, size=crop_size)
-            except ValueError as err:
-                raise ValueError(f"sample {index}: {err}") from None
-            if mask.any():
-                out["face"] = (crops, mask)
-            else:
-                out["missing"]["face"] = f"no face found in {frames.source}"
-            if self.num_key_frames:
-                out["key_frames"] = self._key_frames(frames, boxes)
-                if len(out["key_frames"]) < self.num_key_frames:
-                    logger.info(
-                        "sample %d: %d of %d FEC key frames (too few frames with a face position)",
-                        index,
-                        len(out["key_frames"]),
-                        self.num_key_frames,
-                    )
-        elif faces is not None:
-            raise ValueError(f"sample {index}: faces were given without a video; give the video they belong to")
-        for branch in drop:
-            out.pop(branch, None)
-            out["missing"][branch] = "dropped on request"
-        if "frame" not in out:  # key frames belong to the frame branch
-            out.pop("key_frames", None)
+        return NanoEmoXCollator(self, **kwargs)
+
+    def batch_decode(self, *args, **kwargs):
+        return self.tokenizer.batch_decode(*args, **kwargs)
+
+    def decode(self, *args, **kwargs):
+        return self.tokenizer.decode(*args, **kwargs)
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """`ProcessorMixin.save_pretrained` (the processor, its tokenizer and this code), but the tokenizer's own
+        config keeps no `auto_map`: the tokenizer is a plain Qwen2 one, which `AutoTokenizer` should not mistake for
+        remote code (transformers copies the processor's auto_map into every sub-config it saves)."""
+        out = super().save_pretrained(save_directory, *args, **kwargs)
+        path = Path(save_directory) / "tokenizer_config.json"
+        if path.exists():
+            config = json.loads(path.read_text())
+            if config.pop("auto_map", None) is not None:
+                path.write_text(json.dumps(config, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
         return out
 
-    def _key_frames(self, frames, boxes) -> KeyFrames:
-        """FEC key frames of one sample; none when the faces came as ready crops (`boxes` None)."""
-        if boxes is None:
-            boxes = [None] * len(frames)
-        mean = getattr(self.image_processor, "image_mean", None) or (0.0, 0.0, 0.0)
-        fill = tuple(int(round(255 * float(m))) for m in mean)  # the mean colour: zero after normalisation
-        return capture_key_frames(
-            frames, boxes, self.num_key_frames, scorer=self.fec_scorer, margin=self.face_margin, fill=fill
-        )
+    # ------------------------------------------------------------------ rows -> batch (the one path)
+    def prepare(
+        self,
+        rows: list[dict],
+        *,
+        training: bool = False,
+        media_root=None,
+        drop_modalities: tuple[str, ...] | frozenset = (),
+        load: Callable[[Sample, frozenset], SampleMedia] | None = None,
+        add_generation_prompt: bool | None = None,
+    ) -> PreparedBatch:
+        """Model inputs for `rows` (see `rows_nanoemox`); a row whose media cannot be read is reported, not raised.
 
-    # ------------------------------------------------------------------ text
-    def _expand(self, index: int, text: str, present: dict[str, bool], given: dict[str, bool], missing: dict) -> str:
-        counts = {b: text.count(tok) for b, tok in PLACEHOLDERS.items()}
-        for branch, n in counts.items():
-            if n > 1:
-                raise ValueError(
-                    f"sample {index}: {n} {PLACEHOLDERS[branch]} placeholders; one clip per sample takes exactly one"
-                )
-        for branch in ("frame", "face", "audio"):
-            has_placeholder = counts[branch] == 1
-            if present[branch] and not has_placeholder:
-                raise ValueError(
-                    f"sample {index}: {branch} media was given but the text has no {PLACEHOLDERS[branch]}; "
-                    "use apply_chat_template or put the placeholder where the media belongs"
-                )
-            if has_placeholder and not given[branch]:
-                raise ValueError(
-                    f"sample {index}: the text has {PLACEHOLDERS[branch]} but no {branch} media was given "
-                    f"(pass {'audio=' if branch == 'audio' else 'videos='} for this sample)"
-                )
-            if has_placeholder and not present[branch] and missing.get(branch) != "dropped on request":
-                logger.warning("sample %d: %s branch masked: %s", index, branch, missing.get(branch, "not available"))
-        if present["fusion"] and counts["fusion"] == 0:
-            raise ValueError(
-                f"sample {index}: frames and audio were given but the text has no {PLACEHOLDERS['fusion']}"
+        training: keep each row's answer and return `labels` on it (a row without one is a `ValueError`).
+        media_root: the folder relative media paths are relative to (a row's `_media_root` overrides it).
+        drop_modalities: branches ("frame", "face", "audio") left out of every row, as for rows that lack them.
+        load: how a row's media are read, `(sample, drop) -> SampleMedia` (default `load_sample`; a feature cache
+            gives encoder features instead).
+        add_generation_prompt: end each prompt with the assistant's turn (default: when not training).
+
+        A row that cannot make a prompt at all (no task, messages or prompt; no answer to train on) is a
+        `ValueError` naming the row and the column: a dataset format error, not a bad clip.
+        """
+        drop = self._drop_set(drop_modalities)
+        load = load or self.load_sample
+        if add_generation_prompt is None:
+            add_generation_prompt = not training
+        texts, media, priors, kept, tasks, errors = [], [], [], [], [], []
+        for index, row in enumerate(rows):
+            sample = read_row(row, index, media_root=media_root, training=training, task_prompts=self.task_prompts)
+            text = self.tokenizer.apply_chat_template(
+                sample.messages,
+                chat_template=self.chat_template,
+                tokenize=False,
+                add_generation_prompt=add_generation_prompt and not sample.has_answer,
             )
-        for branch, token in PLACEHOLDERS.items():
-            n = getattr(self, f"num_{branch}_tokens") if present[branch] else 0
-            text = text.replace(token, token * n)
-        return text
+            try:
+                loaded = load(sample, drop)
+                text = self._expand(sample.name, text, loaded)
+            except ValueError as err:
+                source = next((s for s in (sample.video, sample.audio) if isinstance(s, str)), None)
+                errors.append(RowError(index=index, id=sample.id, reason=str(err), source=source))
+                logger.warning("%s left out: %s", sample.name, err)
+                continue
+            texts.append(text)
+            media.append(loaded)
+            priors.append(sample.subtitle)
+            kept.append(index)
+            tasks.append(sample.task)
+        inputs = self._batch(texts, media, priors, labels=training) if texts else None
+        return PreparedBatch(inputs=inputs, rows=kept, tasks=tasks, errors=errors)
 
-    # ------------------------------------------------------------------ main entry
     def __call__(
         self,
         text: str | list[str] | None = None,
@@ -310,9 +343,9 @@ class NanoEmoXProcessor(ProcessorMixin):
         drop_modalities: tuple[str, ...] = (),
         **kwargs,
     ) -> BatchFeature:
-        """Model inputs for a batch.
+        """Model inputs for texts that already hold the branch placeholders (see `apply_chat_template`).
 
-        text: one string or a list, with the branch placeholders (see `apply_chat_template`).
+        text: one string or a list, with the branch placeholders.
         videos: per sample a path, bytes, decoded frames ((t, h, w, 3) uint8 array or list of PIL images) or None.
         audio: per sample a path, bytes, `(array, sampling_rate)` or None (None: the video's audio track).
         faces: per sample None (detect), a face track (JSON path / list of {"time", "box"}), per-frame boxes, or
@@ -321,11 +354,10 @@ class NanoEmoXProcessor(ProcessorMixin):
             text (`lq_former`, `cat_mod`); returned as `prior_input_ids` / `prior_mask`.
         drop_modalities: branches to leave out for every sample ("frame", "face", "audio"): their placeholders are
             removed and their media not loaded, as for a sample that lacks them (modality ablation).
+
+        Unlike `prepare`, the first sample that cannot be read raises `ValueError` naming it ("sample i: ...").
         """
-        drop = frozenset(drop_modalities)
-        unknown = drop - {"frame", "face", "audio"}
-        if unknown:
-            raise ValueError(f"drop_modalities: unknown branches {sorted(unknown)}; use frame, face, audio")
+        drop = self._drop_set(drop_modalities)
         if text is None:
             raise ValueError("text is required (it carries the task prompt and the media placeholders)")
         texts = [text] if isinstance(text, str) else list(text)
@@ -333,44 +365,271 @@ class NanoEmoXProcessor(ProcessorMixin):
         videos = _as_list(videos, batch, "videos")
         audios = _as_list(audio, batch, "audio")
         faces = _as_list(faces, batch, "faces")
+        priors = _as_list(priors, batch, "priors") if priors is not None else [None] * batch
+        expanded, media = [], []
+        for i, (t, v, a, f) in enumerate(zip(texts, videos, audios, faces)):
+            try:
+                loaded = self.load_media(v, a, f, drop=drop)
+            except ValueError as err:
+                raise ValueError(f"sample {i}: {err}") from None
+            expanded.append(self._expand(f"sample {i}", t, loaded))
+            media.append(loaded)
+        return self._batch(expanded, media, priors, return_tensors=return_tensors, padding=padding, **kwargs)
 
-        media = [self.load_media(i, v, a, f, drop) for i, (v, a, f) in enumerate(zip(videos, audios, faces))]
-        priors = _as_list(priors, batch, "priors") if priors is not None else None
-        return self.assemble(texts, media, priors=priors, return_tensors=return_tensors, padding=padding, **kwargs)
-
-    def load_media(self, index: int, video=None, audio=None, faces=None, drop: frozenset = frozenset()) -> dict:
-        """Decode one sample's media (the part of `__call__` that can fail on a bad file).
-
-        Returns a dict with the arrays of each available branch, `missing` (branch -> reason) and `given`
-        (branch -> whether the caller supplied a source for it). Raises `ValueError` naming the sample.
-        """
-        media = self._sample_media(index, video, audio, faces, drop)
-        given = {
-            "frame": video is not None,
-            "face": video is not None,
-            "audio": audio is not None or video is not None,
-        }
-        media["given"] = {b: g or b in drop for b, g in given.items()}
-        return media
-
-    def expand_text(self, index: int, text: str, media: dict) -> str:
-        """`text` with each placeholder expanded for the branches `media` (from `load_media`) carries."""
-        present = {b: b in media for b in ("frame", "face", "audio")}
-        present["fusion"] = present["frame"] and present["audio"]
-        return self._expand(index, text, present, media["given"], media["missing"])
-
-    def assemble(
-        self, texts: list[str], media: list[dict], *, priors=None, return_tensors="pt", padding=True, **kwargs
+    def apply_chat_template(
+        self,
+        conversation: list[dict] | list[list[dict]],
+        chat_template: str | None = None,
+        *,
+        tokenize: bool = False,
+        add_generation_prompt: bool | None = None,
+        return_dict: bool = True,
+        faces=None,
+        **kwargs,
     ):
-        """Tokenise the expanded texts (left-padded) and batch the media of `load_media`."""
-        expanded = [self.expand_text(i, t, m) for i, (t, m) in enumerate(zip(texts, media))]
-        self.tokenizer.padding_side = "left"
-        data = dict(self.tokenizer(expanded, padding=padding, return_tensors=return_tensors, **kwargs))
-        data.update(self._batch_media(media))
-        data.update(self.tokenize_priors(priors))
+        """Render TRL/transformers-style messages; with `tokenize=True` also load their media (through `prepare`).
+
+        A `{"type": "video", "path": ...}` part becomes the four branch placeholders, an `{"type": "audio",
+        "path": ...}` part the speech placeholder (or, beside a video, the source of that video's speech).
+        With `tokenize=True` a sample that cannot be read raises `ValueError` naming it and the file.
+        """
+        batched = bool(conversation) and isinstance(conversation[0], (list, tuple))
+        conversations = list(conversation) if batched else [conversation]
+        if add_generation_prompt is None:  # prompt for an answer unless the conversation already holds one
+            add_generation_prompt = conversations[0][-1]["role"] != "assistant"
+        if not tokenize:
+            texts = [
+                self.tokenizer.apply_chat_template(
+                    c,
+                    chat_template=chat_template or self.chat_template,
+                    tokenize=False,
+                    add_generation_prompt=add_generation_prompt,
+                )
+                for c in conversations
+            ]
+            return texts if batched else texts[0]
+        faces = _as_list(faces, len(conversations), "faces")
+        rows = [{"messages": c, "faces": f} for c, f in zip(conversations, faces)]
+        batch = self.prepare(
+            rows,
+            training=all(c[-1]["role"] == "assistant" for c in conversations),
+            add_generation_prompt=add_generation_prompt,
+            drop_modalities=kwargs.pop("drop_modalities", ()),
+        )
+        if batch.errors:
+            raise ValueError(str(batch.errors[0]))
+        inputs = batch.inputs
+        inputs.pop("labels", None)
+        return inputs if return_dict else inputs["input_ids"]
+
+    # ------------------------------------------------------------------ media of one sample
+    def load_sample(self, sample: Sample, drop: frozenset = frozenset()) -> SampleMedia:
+        """The media of a row read by `rows_nanoemox.read_row` (the default loader of `prepare`)."""
+        return self.load_media(sample.video, sample.audio, sample.faces, drop=drop)
+
+    def load_media(self, video=None, audio=None, faces=None, *, drop: frozenset = frozenset()) -> SampleMedia:
+        """Decode one sample's media: frames, face crops (and FEC key frames), audio clips.
+
+        Branches in `drop` are neither decoded nor returned (modality ablation). Raises `ValueError` naming the
+        file for a missing, corrupt or unsupported source; a missing modality (no audio track, silence, no face) is
+        not an error but a `missing` reason.
+        """
+        out = SampleMedia()
+        out.given = {
+            "frame": video is not None or "frame" in drop,
+            "face": video is not None or "face" in drop,
+            "audio": audio is not None or video is not None or "audio" in drop,
+        }
+        frames = None
+        if video is not None and not {"frame", "face"} <= drop:
+            frames = load_video_frames(video, self.num_frames)
+        if "audio" not in drop:
+            self._load_audio(out, video, audio)
+        if frames is not None:
+            if "frame" not in drop:
+                out.frames = frames
+            if "face" not in drop or (self.num_key_frames and "frame" not in drop):
+                size = self.face_image_processor.size
+                crop_size = int(size.get("height", size.get("shortest_edge", 224)))
+                crops, mask, boxes = get_face_crops_and_boxes(frames, faces, margin=self.face_margin, size=crop_size)
+                if "face" not in drop:
+                    if mask.any():
+                        out.faces = (crops, mask)
+                    else:
+                        out.missing["face"] = f"no face found in {frames.source}"
+                if self.num_key_frames and "frame" not in drop:
+                    out.key_frames = self._key_frames(frames, boxes)
+        elif faces is not None and video is None:
+            raise ValueError("faces were given without a video; give the video they belong to")
+        for branch in drop:
+            out.missing[branch] = "dropped on request"
+        return out
+
+    def _load_audio(self, out: SampleMedia, video, audio) -> None:
+        source = audio
+        if source is None and video is not None:
+            if is_file_source(video):
+                source = video
+            else:
+                out.missing["audio"] = "the video was given as decoded frames, which carry no audio"
+                return
+        if source is None:
+            return
+        track = load_audio(source, sampling_rate=self.sampling_rate)
+        if track is None:
+            out.missing["audio"] = f"{describe_source(source)} has no audio track"
+            return
+        clips, mask = cut_audio_clips(
+            track.waveform,
+            num_clips=self.num_audio_clips,
+            clip_seconds=self.audio_clip_seconds,
+            sampling_rate=self.sampling_rate,
+            silence_db=self.silence_db,
+        )
+        if mask.any():
+            out.audio = (clips, mask)
+        else:
+            out.missing["audio"] = f"{describe_source(source)} is silent"
+
+    def _key_frames(self, frames: VideoFrames, boxes) -> KeyFrames:
+        """FEC key frames of one sample; none when the faces came as ready crops (`boxes` None)."""
+        if boxes is None:
+            boxes = [None] * len(frames)
+        mean = getattr(self.image_processor, "image_mean", None) or (0.0, 0.0, 0.0)
+        fill = tuple(int(round(255 * float(m))) for m in mean)  # the mean colour: zero after normalisation
+        keys = capture_key_frames(
+            frames, boxes, self.num_key_frames, scorer=self.fec_scorer, margin=self.face_margin, fill=fill
+        )
+        if len(keys) < self.num_key_frames:
+            logger.info(
+                "%s: %d of %d FEC key frames (too few frames with a face position)",
+                frames.source,
+                len(keys),
+                self.num_key_frames,
+            )
+        return keys
+
+    @staticmethod
+    def _drop_set(drop_modalities) -> frozenset:
+        drop = frozenset(drop_modalities)
+        unknown = drop - set(MEDIA_BRANCHES)
+        if unknown:
+            raise ValueError(f"drop_modalities: unknown branches {sorted(unknown)}; use {', '.join(MEDIA_BRANCHES)}")
+        return drop
+
+    # ------------------------------------------------------------------ text
+    def _expand(self, name: str, text: str, media: SampleMedia) -> str:
+        """`text` with each placeholder expanded to its branch's token count, or removed where `media` lacks it."""
+        counts = {b: text.count(tok) for b, tok in PLACEHOLDER_TOKENS.items()}
+        for branch, n in counts.items():
+            if n > 1:
+                raise ValueError(
+                    f"{name}: {n} {PLACEHOLDER_TOKENS[branch]} placeholders; one clip per sample takes exactly one"
+                )
+        for branch in MEDIA_BRANCHES:
+            has_placeholder = counts[branch] == 1
+            if media.has(branch) and not has_placeholder:
+                raise ValueError(
+                    f"{name}: {branch} media was given but the text has no {PLACEHOLDER_TOKENS[branch]}; "
+                    "use apply_chat_template or put the placeholder where the media belongs"
+                )
+            if has_placeholder and not media.given.get(branch):
+                raise ValueError(
+                    f"{name}: the text has {PLACEHOLDER_TOKENS[branch]} but no {branch} media was given "
+                    f"(pass {'audio=' if branch == 'audio' else 'videos='} for this sample)"
+                )
+            reason = media.missing.get(branch)
+            if has_placeholder and not media.has(branch) and reason != "dropped on request":
+                logger.warning("%s: %s branch masked: %s", name, branch, reason or "not available")
+        if media.has("fusion") and counts["fusion"] == 0:
+            raise ValueError(f"{name}: frames and audio were given but the text has no {PLACEHOLDER_TOKENS['fusion']}")
+        for branch, token in PLACEHOLDER_TOKENS.items():
+            n = getattr(self, f"num_{branch}_tokens") if media.has(branch) else 0
+            text = text.replace(token, token * n)
+        return text
+
+    # ------------------------------------------------------------------ batch
+    def _batch(
+        self,
+        texts: list[str],
+        media: list[SampleMedia],
+        priors: list[str | None],
+        *,
+        labels: bool = False,
+        return_tensors: str = "pt",
+        padding: bool | str = True,
+        **kwargs,
+    ) -> BatchFeature:
+        """Tokenise expanded texts (left-padded) and batch the media (or the encoder features) beside them."""
+        data = dict(
+            self.tokenizer(texts, padding=padding, padding_side="left", return_tensors=return_tensors, **kwargs)
+        )
+        data.update(self.media_tensors(media))
+        data.update(self.prior_tensors(priors))
+        if labels:
+            data["labels"] = self.answer_labels(data["input_ids"], data["attention_mask"])
         return BatchFeature(data=data, tensor_type=return_tensors)
 
-    def tokenize_priors(self, priors: list[str | None] | None, max_length: int = 32) -> dict[str, torch.Tensor]:
+    def media_tensors(self, media: list[SampleMedia]) -> dict[str, Any]:
+        """The media inputs of a batch: pixel values, waveform clips and their masks; or, for samples loaded from a
+        feature cache, `encoder_features` (an `EncoderFeatures`) and the masks."""
+        cached = [m.features is not None for m in media]
+        if any(cached):
+            has_media = [any(m.has(b) for b in MEDIA_BRANCHES) for m in media]
+            if not all(c or not h for c, h in zip(cached, has_media)):
+                raise ValueError("a batch mixes decoded media and cached encoder features; use one loader per batch")
+            features, masks = batch_entries([m.features for m in media], num_frames=self.num_frames)
+            return {**({"encoder_features": features} if features else {}), **masks}
+        b, t, c, k = len(media), self.num_frames, self.num_audio_clips, self.num_key_frames
+        out: dict[str, torch.Tensor] = {}
+        if any(m.frames is not None for m in media):
+            pixels = None
+            mask = torch.zeros(b, t + k, dtype=torch.bool)
+            for i, m in enumerate(media):
+                if m.frames is None:
+                    continue
+                values = self.image_processor(images=list(m.frames.frames), return_tensors="pt")["pixel_values"]
+                if pixels is None:
+                    pixels = values.new_zeros((b, t + k, *values.shape[1:]))
+                pixels[i, : len(values)] = values[:t]
+                mask[i, : min(len(values), t)] = True
+                if k and m.key_frames is not None and len(m.key_frames):  # FEC key frames after the t frames
+                    keys = self.image_processor(images=list(m.key_frames.frames), return_tensors="pt")["pixel_values"]
+                    n = min(len(keys), k)
+                    pixels[i, t : t + n] = keys[:n]
+                    mask[i, t : t + n] = True
+            out["pixel_values_videos"], out["frame_mask"] = pixels, mask
+        if any(m.faces is not None for m in media):
+            pixels = None
+            mask = torch.zeros(b, t, dtype=torch.bool)
+            for i, m in enumerate(media):
+                if m.faces is None:
+                    continue
+                crops, valid = m.faces
+                values = self.face_image_processor(images=list(crops), return_tensors="pt")["pixel_values"]
+                if pixels is None:
+                    pixels = values.new_zeros((b, t, *values.shape[1:]))
+                pixels[i, : len(values)] = values[:t]
+                mask[i, : len(valid)] = torch.from_numpy(np.asarray(valid[:t], dtype=bool))
+            out["face_pixel_values"], out["face_mask"] = pixels, mask
+        if any(m.audio is not None for m in media):
+            samples = int(round(self.audio_clip_seconds * self.sampling_rate))
+            values = torch.zeros(b, c, samples)
+            mask = torch.zeros(b, c, dtype=torch.bool)
+            for i, m in enumerate(media):
+                if m.audio is None:
+                    continue
+                clips, valid = m.audio
+                feats = self.feature_extractor(
+                    list(clips), sampling_rate=self.sampling_rate, return_tensors="np", padding=False
+                )["input_values"]
+                values[i] = torch.as_tensor(np.stack(feats), dtype=torch.float32)
+                mask[i] = torch.from_numpy(np.asarray(valid, dtype=bool))
+            values[~mask] = 0.0  # masked clips carry nothing (normalising silence amplifies noise)
+            out["input_values"], out["audio_mask"] = values, mask
+        return out
+
+    def prior_tensors(self, priors: list[str | None] | None, max_length: int = 32) -> dict[str, torch.Tensor]:
         """`prior_input_ids` / `prior_mask` (b, l), right-padded, for the prior-initialised adapters."""
         if priors is None or not any(priors):
             return {}
@@ -385,126 +644,18 @@ class NanoEmoXProcessor(ProcessorMixin):
         )
         return {"prior_input_ids": tokens["input_ids"], "prior_mask": tokens["attention_mask"].bool()}
 
-    def _batch_media(self, per_sample: list[dict]) -> dict[str, torch.Tensor]:
-        b, t, c, k = len(per_sample), self.num_frames, self.num_audio_clips, self.num_key_frames
-        out = {}
-        if any("frame" in m for m in per_sample):
-            pixels = None
-            mask = torch.zeros(b, t + k, dtype=torch.bool)
-            for i, m in enumerate(per_sample):
-                if "frame" not in m:
-                    continue
-                values = self.image_processor(images=list(m["frame"].frames), return_tensors="pt")["pixel_values"]
-                if pixels is None:
-                    pixels = values.new_zeros((b, t + k, *values.shape[1:]))
-                pixels[i, : len(values)] = values[:t]
-                mask[i, : min(len(values), t)] = True
-                keys = m.get("key_frames")
-                if k and keys is not None and len(keys):  # FEC key frames after the t regular frames
-                    key_values = self.image_processor(images=list(keys.frames), return_tensors="pt")["pixel_values"]
-                    n = min(len(key_values), k)
-                    pixels[i, t : t + n] = key_values[:n]
-                    mask[i, t : t + n] = True
-            out["pixel_values_videos"], out["frame_mask"] = pixels, mask
-        if any("face" in m for m in per_sample):
-            pixels = None
-            mask = torch.zeros(b, t, dtype=torch.bool)
-            for i, m in enumerate(per_sample):
-                if "face" not in m:
-                    continue
-                crops, valid = m["face"]
-                values = self.face_image_processor(images=list(crops), return_tensors="pt")["pixel_values"]
-                if pixels is None:
-                    pixels = values.new_zeros((b, t, *values.shape[1:]))
-                pixels[i, : len(values)] = values[:t]
-                mask[i, : len(valid)] = torch.from_numpy(np.asarray(valid[:t], dtype=bool))
-            out["face_pixel_values"], out["face_mask"] = pixels, mask
-        if any("audio" in m for m in per_sample):
-            samples = int(round(self.audio_clip_seconds * self.sampling_rate))
-            values = torch.zeros(b, c, samples)
-            mask = torch.zeros(b, c, dtype=torch.bool)
-            for i, m in enumerate(per_sample):
-                if "audio" not in m:
-                    continue
-                clips, valid = m["audio"]
-                feats = self.feature_extractor(
-                    list(clips), sampling_rate=self.sampling_rate, return_tensors="np", padding=False
-                )["input_values"]
-                values[i] = torch.as_tensor(np.stack(feats), dtype=torch.float32)
-                mask[i] = torch.from_numpy(np.asarray(valid, dtype=bool))
-            values[~mask] = 0.0  # masked clips carry nothing (normalising silence amplifies noise)
-            out["input_values"], out["audio_mask"] = values, mask
-        return out
-
-    # ------------------------------------------------------------------ chat
-    def apply_chat_template(
-        self,
-        conversation: list[dict] | list[list[dict]],
-        chat_template: str | None = None,
-        *,
-        tokenize: bool = False,
-        add_generation_prompt: bool | None = None,
-        return_dict: bool = True,
-        faces=None,
-        **kwargs,
-    ):
-        """Render TRL/transformers-style messages; with `tokenize=True` also load their media.
-
-        A `{"type": "video", "path": ...}` part becomes the four branch placeholders, an `{"type": "audio",
-        "path": ...}` part the speech placeholder (or, beside a video, the source of that video's speech).
-        """
-        batched = bool(conversation) and isinstance(conversation[0], (list, tuple))
-        conversations = list(conversation) if batched else [conversation]
-        if add_generation_prompt is None:  # prompt for an answer unless the conversation already holds one
-            add_generation_prompt = conversations[0][-1]["role"] != "assistant"
-        texts = [
-            self.tokenizer.apply_chat_template(
-                c,
-                chat_template=chat_template or self.chat_template,
-                tokenize=False,
-                add_generation_prompt=add_generation_prompt,
-            )
-            for c in conversations
-        ]
-        if not tokenize:
-            return texts if batched else texts[0]
-        videos, audios = [], []
-        for c in conversations:
-            video = audio = None
-            for message in c:
-                if message["role"] != "user" or isinstance(message["content"], str):
-                    continue
-                for part in message["content"]:
-                    source = part.get("path") or part.get("url") or part.get(part["type"])
-                    if part["type"] == "video":
-                        video = source
-                    elif part["type"] == "audio":
-                        audio = source
-            videos.append(video)
-            audios.append(audio)
-        inputs = self(text=texts, videos=videos, audio=audios, faces=faces, **kwargs)
-        return inputs if return_dict else inputs["input_ids"]
-
-    def batch_decode(self, *args, **kwargs):
-        return self.tokenizer.batch_decode(*args, **kwargs)
-
-    def decode(self, *args, **kwargs):
-        return self.tokenizer.decode(*args, **kwargs)
-
-    @property
-    def model_input_names(self) -> list[str]:
-        return [
-            "input_ids",
-            "attention_mask",
-            "pixel_values_videos",
-            "frame_mask",
-            "face_pixel_values",
-            "face_mask",
-            "input_values",
-            "audio_mask",
-            "prior_input_ids",
-            "prior_mask",
-        ]
+    def answer_labels(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Training targets: the tokens after the last `<|im_start|>assistant\\n` (the answer and its `<|im_end|>`),
+        -100 everywhere else (system, prompt, media placeholders, padding)."""
+        im_start = self.tokenizer.convert_tokens_to_ids("<|im_start|>")
+        offset = len(self.tokenizer("<|im_start|>assistant\n", add_special_tokens=False)["input_ids"])
+        labels = torch.full_like(input_ids, IGNORE_INDEX)
+        for i, row in enumerate(input_ids):
+            starts = (row == im_start).nonzero().flatten()
+            if len(starts):
+                begin = int(starts[-1]) + offset
+                labels[i, begin:] = row[begin:]
+        return labels.masked_fill(attention_mask == 0, IGNORE_INDEX)
 
 
-__all__ = ["NanoEmoXProcessor"]
+__all__ = ["NanoEmoXProcessor", "PreparedBatch", "RowError", "SampleMedia"]

@@ -75,8 +75,9 @@ JX4MEI_INTENTS = (
 )
 
 
-def _require_task(task: str) -> str:
-    key = task.lower().replace("_", "-")
+def normalize_task(task: str) -> str:
+    """ "OV_MER", "ovmer", "ov-mer" -> "ov-mer"; `ValueError` naming the task for an unknown one."""
+    key = str(task).lower().replace("_", "-")
     if key == "ovmer":
         key = "ov-mer"
     if key not in TASKS:
@@ -86,7 +87,7 @@ def _require_task(task: str) -> str:
 
 def build_prompt(task: str, subtitle: str | None = None, task_prompts: dict[str, str] | None = None) -> str:
     """The user instruction for `task`, with the subtitle filled in."""
-    task = _require_task(task)
+    task = normalize_task(task)
     template = (task_prompts or DEFAULT_TASK_PROMPTS).get(task, DEFAULT_TASK_PROMPTS[task])
     return template.format(subtitle=(subtitle or "").strip())
 
@@ -129,7 +130,7 @@ def sentiment_word(score: float, neutral_band: float = 0.0) -> str:
 
 def format_answer(task: str, labels: dict) -> str:
     """The assistant answer for a sample whose gold labels are `labels` (schema `labels` struct)."""
-    task = _require_task(task)
+    task = normalize_task(task)
     if task == "msa":
         score = labels.get("sentiment")
         if score is None:
@@ -190,7 +191,7 @@ def parse_answer(task: str, text: str) -> dict:
 
     Never raises on free text: fields it cannot find are `None` (or empty lists).
     """
-    task = _require_task(task)
+    task = normalize_task(task)
     text = (text or "").strip()
     if task == "msa":
         lowered = text.lower()

@@ -27,15 +27,9 @@ import torch.nn.functional as F
 import torch.utils.checkpoint
 from torch import nn
 
-from .modules_nanoemox import Attention, QFormerAdapter
+from .modules_nanoemox import Attention, QFormerAdapter, masked_mean
 
 PRIOR_MODES = ("tokens", "attention")
-
-
-def _masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """x (b, s, d), mask (b, s) bool -> (b, d); rows without a valid position give zeros."""
-    w = mask.to(x.dtype)[:, :, None]
-    return (x * w).sum(1) / w.sum(1).clamp_min(1.0)
 
 
 def _group_keys(
@@ -109,7 +103,7 @@ class HybridCompressorAdapter(nn.Module):
         hn = self.gate_norm(h)
         h = h + self.gate_attn(hn, hn, slot_mask)
         gate = torch.sigmoid(self.gate_out(h).float()).to(x.dtype)  # (b, q, 1)
-        self.last_gate = _masked_mean(gate, slot_mask)[:, 0].detach()
+        self.last_gate = masked_mean(gate, slot_mask)[:, 0].detach()
         return gate * v_emo + (1 - gate) * v_gen
 
 
@@ -468,7 +462,7 @@ class LayerMix(nn.Module):
 
     def forward(self, layers: list[torch.Tensor], mask: torch.Tensor) -> torch.Tensor:
         stacked = torch.stack(layers, dim=1)  # (b, L, s, d)
-        summaries = torch.stack([_masked_mean(x, mask) for x in layers], dim=1)  # (b, L, d)
+        summaries = torch.stack([masked_mean(x, mask) for x in layers], dim=1)  # (b, L, d)
         weights = torch.softmax(self.score(summaries).float(), dim=1).to(stacked.dtype)  # (b, L, 1)
         return (weights[:, :, :, None] * stacked).sum(1)
 
@@ -552,7 +546,7 @@ class EGMFFusion(nn.Module):
         vision = vision + self.vision_to_audio(vn, an, audio_mask)
         audio = audio + self.audio_ffn(audio)
         vision = vision + self.vision_ffn(vision)
-        a, v = _masked_mean(audio, audio_mask), _masked_mean(vision, vision_mask)
+        a, v = masked_mean(audio, audio_mask), masked_mean(vision, vision_mask)
         h = self.joint(torch.cat([a, v], dim=-1))
         first = torch.softmax(self.feature_gate(h).float(), dim=-1).to(h.dtype)
         logits = self.context_gate(torch.cat([a, v, h, first], dim=-1))

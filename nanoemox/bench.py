@@ -68,7 +68,7 @@ from nanoemox.compose import (
     count_parameters,
     save_tiny_components,
 )
-from nanoemox.modeling import media_nanoemox as media
+from nanoemox.modeling import audio_nanoemox, faces_nanoemox, video_nanoemox
 from nanoemox.modeling.configuration_nanoemox import NanoEmoXConfig
 from nanoemox.modeling.modeling_nanoemox import CACHE_KEY, NanoEmoXForConditionalGeneration
 from nanoemox.modeling.processing_nanoemox import NanoEmoXProcessor
@@ -706,15 +706,15 @@ def bench_batching(ctx: Bench) -> dict:
 def preprocess_stages(processor: NanoEmoXProcessor, path: str, faces=None) -> dict[str, Callable[[], Any]]:
     """The processor's per-clip steps, each a callable, as `_sample_media` + `assemble` run them."""
     n, rate = processor.num_frames, processor.sampling_rate
-    frames = media.load_video_frames(path, n)
+    frames = video_nanoemox.load_video_frames(path, n)
     face_size = int(processor.face_image_processor.size.get("height", 224))
     messages = processor.build_messages("mer", video=path, subtitle=SUBTITLE)
     text = processor.apply_chat_template(messages, tokenize=False)
     loaded = processor.load_media(0, path, None, faces)
 
     def audio():
-        track = media.load_audio(path, sampling_rate=rate)
-        return media.cut_audio_clips(
+        track = audio_nanoemox.load_audio(path, sampling_rate=rate)
+        return audio_nanoemox.cut_audio_clips(
             track.waveform,
             num_clips=processor.num_audio_clips,
             clip_seconds=processor.audio_clip_seconds,
@@ -726,8 +726,8 @@ def preprocess_stages(processor: NanoEmoXProcessor, path: str, faces=None) -> di
         return processor.tokenizer([expanded], return_tensors="pt")
 
     return {
-        "decode 8 frames": lambda: media.load_video_frames(path, n),
-        "face track + crops": lambda: media.get_face_crops(frames, faces, size=face_size),
+        "decode 8 frames": lambda: video_nanoemox.load_video_frames(path, n),
+        "face track + crops": lambda: faces_nanoemox.get_face_crops(frames, faces, size=face_size),
         "audio track + clips": audio,
         "pixel/feature normalisation": lambda: processor._batch_media([loaded]),
         "tokenisation": tokenise,
@@ -773,12 +773,12 @@ def bench_loader(ctx: Bench) -> dict:
     if ctx.preset.name == "full":
         return {"skipped": "a full-size training step on 2 CPU cores takes minutes and says nothing of a GPU step"}
     try:
-        from nanoemox.train.collator import NanoEmoXCollator
+        from nanoemox.modeling.collator_nanoemox import NanoEmoXCollator
         from nanoemox.train.curriculum import CurriculumConfig
 
         configured = CurriculumConfig(stages=[]).dataloader_num_workers
     except Exception as err:  # the training code is being written concurrently
-        return {"skipped": f"train.collator / train.curriculum not importable: {err}"}
+        return {"skipped": f"collator / train.curriculum not importable: {err}"}
     from datasets import load_from_disk
 
     root = ctx.demo_corpus()
@@ -985,7 +985,7 @@ def bench_training(ctx: Bench) -> dict:
 
     from datasets import load_from_disk
 
-    from nanoemox.train.collator import NanoEmoXCollator
+    from nanoemox.modeling.collator_nanoemox import NanoEmoXCollator
     from nanoemox.train.curriculum import load_curriculum
     from nanoemox.train.feature_cache import FeatureCache
     from nanoemox.train.stage import apply_trainable

@@ -22,7 +22,6 @@ import argparse
 import json
 import logging
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -45,7 +44,6 @@ from transformers import (
 )
 from transformers.models.auto.modeling_auto import MODEL_FOR_BACKBONE_MAPPING
 
-from nanoemox.modeling import pipeline_nanoemox
 from nanoemox.modeling.configuration_nanoemox import (
     AUDIO_ADAPTERS,
     FRAME_ADAPTERS,
@@ -416,43 +414,21 @@ def compose_checkpoint(
     return model
 
 
-def register_auto_classes(config: NanoEmoXConfig) -> None:
-    """Point every auto class at the remote-code files (written by `save_pretrained`)."""
-    NanoEmoXConfig.register_for_auto_class()
-    NanoEmoXForConditionalGeneration.register_for_auto_class("AutoModelForCausalLM")
-    config.auto_map = {
-        "AutoConfig": "configuration_nanoemox.NanoEmoXConfig",
-        "AutoModel": "modeling_nanoemox.NanoEmoXModel",
-        "AutoModelForCausalLM": "modeling_nanoemox.NanoEmoXForConditionalGeneration",
-        "AutoModelForImageTextToText": "modeling_nanoemox.NanoEmoXForConditionalGeneration",
-    }
-
-
 def save_checkpoint(
     model: NanoEmoXForConditionalGeneration, processor_or_tokenizer, output: str | os.PathLike
 ) -> None:
-    """save_pretrained with the remote code, the emotion-analysis pipeline and the processor.
+    """Save a complete checkpoint: the processor, then the model (whose `save_pretrained` writes the weights, the
+    config with its auto classes and the emotion-analysis pipeline, and the checkpoint's code).
 
     `processor_or_tokenizer`: a `NanoEmoXProcessor` (saved as it is) or a tokenizer (a processor is built around
     it from the model config).
     """
     output = Path(output)
-    register_auto_classes(model.config)
-    model.config.custom_pipelines = {
-        "emotion-analysis": {
-            "impl": "pipeline_nanoemox.EmotionAnalysisPipeline",
-            "pt": ["AutoModelForCausalLM"],
-            "type": "multimodal",
-        }
-    }
-    model.save_pretrained(output)
-    # the pipeline module is not imported by the model, so save_pretrained does not copy it by itself
-    shutil.copy(Path(pipeline_nanoemox.__file__), output / "pipeline_nanoemox.py")
     processor = processor_or_tokenizer
     if not isinstance(processor, NanoEmoXProcessor):
         processor = NanoEmoXProcessor.from_model_config(model.config, processor_or_tokenizer)
-    NanoEmoXProcessor.register_for_auto_class("AutoProcessor")
     processor.save_pretrained(output)
+    model.save_pretrained(output)
     logger.info("wrote %s", output)
 
 

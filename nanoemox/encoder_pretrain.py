@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from nanoemox.modeling.media_nanoemox import crop_faces
+from nanoemox.modeling.faces_nanoemox import crop_faces
 from nanoemox.processing.demo_media import (
     HAIR_COLOURS,
     SCENE_OBJECTS,

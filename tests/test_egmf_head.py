@@ -22,7 +22,7 @@ from nanoemox.modeling.processing_nanoemox import NanoEmoXProcessor
 from nanoemox.processing.demo_corpus import generate_demo_corpus
 from nanoemox.train.cli import dry_run
 from nanoemox.train.cli import main as train_main
-from nanoemox.train.collator import NanoEmoXCollator
+from nanoemox.modeling.collator_nanoemox import NanoEmoXCollator
 from nanoemox.train.curriculum import load_curriculum, parse_curriculum
 from nanoemox.train.stage import apply_trainable
 from tests.model_helpers import ALL, make_batch
@@ -120,12 +120,12 @@ def test_head_reads_the_same_state_in_training_and_at_generation(egmf_ckpt):
     with torch.no_grad():
         training = model(**full).sentiment_score  # position from the labels: the token before the answer
         inference = model(**prompt).sentiment_score  # the generation prompt's last token
-        with model.capture_sentiment_scores() as captured:
+        with model.capture_prefill() as captured:
             generated = model.generate(**prompt, max_new_tokens=3, do_sample=False)
         plain = model.generate(**prompt, max_new_tokens=3, do_sample=False)
     torch.testing.assert_close(training, inference, rtol=1e-4, atol=1e-5)
     assert len(captured) == 1  # one prefill per generate call: decode steps do not run the head
-    torch.testing.assert_close(captured[0], inference, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(captured[0].sentiment_score, inference, rtol=1e-4, atol=1e-5)
     assert torch.equal(generated, plain)
 
 

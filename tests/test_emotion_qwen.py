@@ -19,7 +19,7 @@ from nanoemox.modeling.processing_nanoemox import NanoEmoXProcessor
 from nanoemox.processing.demo_corpus import generate_demo_corpus
 from nanoemox.train.cli import dry_run
 from nanoemox.train.cli import main as train_main
-from nanoemox.train.collator import NanoEmoXCollator
+from nanoemox.modeling.collator_nanoemox import NanoEmoXCollator
 from nanoemox.train.curriculum import load_curriculum, parse_curriculum
 
 HYBRID = {"frame_adapter": "hybrid_compressor", "audio_adapter": "hybrid_compressor"}
@@ -135,7 +135,7 @@ def test_gate_report_is_the_prefill_gate_of_each_sample(run, data):
     processor = NanoEmoXProcessor.from_pretrained(final, trust_remote_code=True)
     rows = [dict(r) for r in load_from_disk(str(data))["train"] if r["task"] == "mer"][:3]
     with HybridGateRecorder(model) as gates:
-        answers, skipped = generate_answers(model, processor, rows, media_root=data, batch_size=2, max_new_tokens=5)
+        answers, skipped, _ = generate_answers(model, processor, rows, media_root=data, batch_size=2, max_new_tokens=5)
     assert skipped == 0 and all(a is not None for a in answers)
     assert [len(v) for v in gates.values["frame"]] == [2, 1] and [len(v) for v in gates.values["audio"]] == [2, 1]
     batch = NanoEmoXCollator(processor, media_root=data)(rows)

@@ -14,20 +14,20 @@ import pytest
 import torch
 
 from nanoemox.compose import main as init_main
-from nanoemox.modeling import configuration_nanoemox, media_nanoemox
+from nanoemox.modeling import configuration_nanoemox, faces_nanoemox
 from nanoemox.modeling.configuration_nanoemox import NanoEmoXConfig
-from nanoemox.modeling.media_nanoemox import (
+from nanoemox.modeling.faces_nanoemox import (
     Box,
     capture_key_frames,
     detect_faces,
     face_region,
-    load_video_frames,
     score_expression_energy,
     score_haar_smile,
     select_face_track,
     select_key_frames,
 )
 from nanoemox.modeling.processing_nanoemox import NanoEmoXProcessor
+from nanoemox.modeling.video_nanoemox import load_video_frames
 from tests.media import talking_face_box
 from tests.model_helpers import build_tiny_checkpoint, load_model
 
@@ -75,8 +75,8 @@ def test_key_frames_on_the_talking_clip(processor, speech_media):
     scores = score_haar_smile(frames.frames, boxes)
     assert np.isfinite(scores).sum() >= t - 1  # the face is found in (nearly) every frame
     best = sorted(np.flatnonzero(np.isfinite(scores)), key=lambda i: (-scores[i], i))[:K]
-    media = processor.load_media(0, video)
-    keys = media["key_frames"]
+    media = processor.load_media(video)
+    keys = media.key_frames
     assert keys.indices.tolist() == sorted(best)
     assert np.all(np.diff(keys.indices) > 0)
     np.testing.assert_array_equal(keys.scores, scores)
@@ -119,8 +119,8 @@ def test_key_frames_on_the_talking_clip(processor, speech_media):
 def test_no_face_adds_no_key_frames(processor, real_media, caplog):
     video = str(real_media["no_face"])
     t = processor.num_frames
-    media = processor.load_media(0, video)
-    assert len(media["key_frames"]) == 0 and np.isneginf(media["key_frames"].scores).all()
+    media = processor.load_media(video)
+    assert len(media.key_frames) == 0 and np.isneginf(media.key_frames.scores).all()
     inputs = _inputs(processor, video)
     assert inputs["pixel_values_videos"].shape[1] == t + K
     assert inputs["frame_mask"][0, :t].all() and not inputs["frame_mask"][0, t:].any()
@@ -128,8 +128,8 @@ def test_no_face_adds_no_key_frames(processor, real_media, caplog):
 
 
 def test_drop_frame_drops_key_frames_too(processor, speech_media):
-    media = processor.load_media(0, str(speech_media["talking"]), drop=frozenset({"frame"}))
-    assert "frame" not in media and "key_frames" not in media
+    media = processor.load_media(str(speech_media["talking"]), drop=frozenset({"frame"}))
+    assert media.frames is None and media.key_frames is None and media.faces is not None
 
 
 def test_key_frame_selection_rules():
@@ -168,7 +168,7 @@ def test_expression_energy_scores_the_face_that_departs_from_the_average(speech_
 
 
 def test_scorer_names_agree_between_config_and_media():
-    assert set(configuration_nanoemox.FEC_SCORERS) == set(media_nanoemox.FEC_SCORERS)
+    assert set(configuration_nanoemox.FEC_SCORERS) == set(faces_nanoemox.FEC_SCORERS)
 
 
 @pytest.mark.parametrize(
@@ -206,13 +206,13 @@ def test_tiny_model_forward_and_generate_from_a_video_path(fec_ckpt, processor, 
 
 def test_off_is_todays_behaviour(base_ckpt, processor, speech_media, monkeypatch):
     """num_key_frames=0 (the default): t frames, no scoring at all, the same frame adapter as before."""
-    monkeypatch.setitem(media_nanoemox.FEC_SCORERS, "haar_smile", lambda *a: pytest.fail("FEC ran while off"))
+    monkeypatch.setitem(faces_nanoemox.FEC_SCORERS, "haar_smile", lambda *a: pytest.fail("FEC ran while off"))
     off = NanoEmoXProcessor.from_pretrained(base_ckpt, trust_remote_code=True)
     model = load_model(base_ckpt)
     assert off.num_key_frames == 0 and model.config.num_key_frames == 0
     assert model.model.frame_adapter.group_embedding.num_embeddings == model.config.num_frames
     video = str(speech_media["talking"])
-    assert "key_frames" not in off.load_media(0, video)
+    assert off.load_media(video).key_frames is None
     inputs = _inputs(off, video)
     t = off.num_frames
     assert inputs["pixel_values_videos"].shape[1] == t and inputs["frame_mask"].shape == (1, t)

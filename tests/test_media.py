@@ -12,22 +12,18 @@ import pytest
 import torch
 from PIL import Image
 
-from nanoemox.modeling.media_nanoemox import (
-    Audio,
+from nanoemox.modeling.audio_nanoemox import Audio, cut_audio_clips, load_audio, resample_audio
+from nanoemox.modeling.faces_nanoemox import (
     Box,
-    VideoFrames,
     box_iou,
     boxes_from_track,
     crop_faces,
-    cut_audio_clips,
     detect_faces,
     get_face_crops,
-    load_audio,
-    load_video_frames,
     prepare_face_crops,
-    resample_audio,
     select_face_track,
 )
+from nanoemox.modeling.video_nanoemox import VideoFrames, load_video_frames
 
 try:
     from tests import media
@@ -439,9 +435,13 @@ def test_missing_decoders_raise_import_error_only_when_needed(monkeypatch, real_
         get_face_crops(VideoFrames(np.zeros((2, 8, 8, 3), np.uint8), np.zeros(2), "<frames>"), [None] * 2)[1].sum()
         == 0
     )
-    with pytest.raises(ImportError, match="pip install av"):
-        load_video_frames(real_media["video_only"])
-    with pytest.raises(ImportError, match="pip install av"):
-        load_audio(real_media["video_only"])
-    with pytest.raises(ImportError, match="opencv-python-headless"):
-        detect_faces(np.zeros((1, 8, 8, 3), np.uint8))
+    # each error names every missing package at once (not one per retry) and the line that installs them
+    every = 'missing: av>=12, opencv-python-headless>=4.8,<5. Install them with: pip install "pillow>=10" "av>=12"'
+    for needs_a_decoder in (
+        lambda: load_video_frames(real_media["video_only"]),
+        lambda: load_audio(real_media["video_only"]),
+        lambda: detect_faces(np.zeros((1, 8, 8, 3), np.uint8)),
+    ):
+        with pytest.raises(ImportError) as err:
+            needs_a_decoder()
+        assert every in str(err.value)

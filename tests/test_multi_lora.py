@@ -18,13 +18,12 @@ from transformers import AutoModelForCausalLM, TrainerCallback
 from nanoemox.compose import save_checkpoint
 from nanoemox.evaluation.runner import evaluate_model, generate_answers
 from nanoemox.modeling.modeling_nanoemox import NanoEmoXForConditionalGeneration
-from nanoemox.modeling.pipeline_nanoemox import load_task_adapters, use_task_adapter
 from nanoemox.modeling.processing_nanoemox import NanoEmoXProcessor
 from nanoemox.processing.demo_corpus import generate_demo_corpus
 from nanoemox.processing.schema import resolve_media
 from nanoemox.train.cli import load_pool, stage_rows
 from nanoemox.train.cli import main as train_main
-from nanoemox.train.collator import NanoEmoXCollator
+from nanoemox.modeling.collator_nanoemox import NanoEmoXCollator
 from nanoemox.train.curriculum import load_curriculum, parse_curriculum
 from nanoemox.train.multi_lora import run_task_adapters
 from nanoemox.train.stage import apply_trainable
@@ -191,19 +190,19 @@ def test_loading_selects_the_adapter_by_task(run, data, caplog):
     batch = _batch(processor, data)
     base_logits = _logits(NanoEmoXForConditionalGeneration.from_pretrained(final), batch)
     model = NanoEmoXForConditionalGeneration.from_pretrained(final)
-    assert load_task_adapters(model) == sorted(TASKS)
+    assert model.load_task_adapters() == sorted(TASKS)
     logits = {}
     for task in TASKS:
-        assert use_task_adapter(model, task) == task and model.active_adapters() == [task]
+        assert model.use_task_adapter(task) == task and model.active_adapters() == [task]
         logits[task] = _logits(model, batch)
         torch.testing.assert_close(logits[task], _logits(_merged(final, task), batch), rtol=1e-4, atol=1e-5)
     assert not torch.allclose(logits["mer"], logits["mir"], atol=1e-3)
     # a task without an adapter falls back to the base, with a warning; the next task gets its adapter back
     with caplog.at_level(logging.WARNING):
-        assert use_task_adapter(model, "msa") is None
+        assert model.use_task_adapter("msa") is None
     assert "no 'msa' adapter" in caplog.text
     torch.testing.assert_close(_logits(model, batch), base_logits)
-    assert use_task_adapter(model, "mer") == "mer"
+    assert model.use_task_adapter("mer") == "mer"
     torch.testing.assert_close(_logits(model, batch), logits["mer"])
 
 
@@ -218,7 +217,7 @@ def test_loading_adapters_leaves_the_base_untouched(run, tmp_path):
     (final / "config.json").write_text(json.dumps(config))
     expected = NanoEmoXForConditionalGeneration.from_pretrained(final).state_dict()
     model = NanoEmoXForConditionalGeneration.from_pretrained(final)
-    assert load_task_adapters(model) == ["eri", "mer", "mir"]
+    assert model.load_task_adapters() == ["eri", "mer", "mir"]
     state = {k.replace(".base_layer.", "."): v for k, v in model.state_dict().items() if ".lora_" not in k}
     assert set(state) == set(expected)
     assert [k for k in expected if not torch.equal(state[k], expected[k])] == []
@@ -234,7 +233,7 @@ def test_evaluation_answers_each_task_with_its_adapter(run, data):
     assert results["adapters"] == {"mer": "mer", "mir": "mir", "msa": None}
     for task in TASKS:
         rows = [r for r in test if r["task"] == task][:3]
-        expected, _ = generate_answers(_merged(final, task), processor, rows, **kwargs)
+        expected, _, _ = generate_answers(_merged(final, task), processor, rows, **kwargs)
         assert [p["prediction"] for p in results["predictions"] if p["task"] == task] == expected
 
 
@@ -248,7 +247,7 @@ def test_pipeline_and_predict_use_the_task_adapter(run, data, tmp_path, capsys, 
     sample = {"video": resolve_media(row["video"], data), "subtitle": row["subtitle"]}
     analyse = pipeline("emotion-analysis", model=str(final), trust_remote_code=True)
     merged = tmp_path / "merged-mer"
-    save_checkpoint(_merged(final, "mer"), NanoEmoXProcessor.from_pretrained(final), merged)
+    save_checkpoint(_merged(final, "mer"), NanoEmoXProcessor.from_pretrained(final, trust_remote_code=True), merged)
     single = pipeline("emotion-analysis", model=str(merged), trust_remote_code=True)
     decoding = dict(max_new_tokens=4, do_sample=False)
     result = analyse(sample, task="mer", **decoding)
@@ -275,8 +274,8 @@ def test_adapters_load_from_the_hub_revision_of_the_checkpoint(run, data, fake_h
     batch = _batch(processor, data, task="mir")
     local = NanoEmoXForConditionalGeneration.from_pretrained(final)
     remote = NanoEmoXForConditionalGeneration.from_pretrained(final)
-    load_task_adapters(local)
-    assert load_task_adapters(remote, "me/multi-lora", revision="phase-b") == sorted(TASKS)
+    local.load_task_adapters()
+    assert remote.load_task_adapters("me/multi-lora", revision="phase-b") == sorted(TASKS)
     for task in TASKS:
-        assert use_task_adapter(local, task) == use_task_adapter(remote, task) == task
+        assert local.use_task_adapter(task) == remote.use_task_adapter(task) == task
         torch.testing.assert_close(_logits(remote, batch), _logits(local, batch))

@@ -53,7 +53,8 @@ def test_talking_clip_uses_every_branch(processor, speech_media):
 
 
 def test_face_crops_show_the_face_region(processor, speech_media):
-    from nanoemox.modeling.media_nanoemox import get_face_crops, load_video_frames
+    from nanoemox.modeling.faces_nanoemox import get_face_crops
+    from nanoemox.modeling.video_nanoemox import load_video_frames
 
     frames = load_video_frames(str(speech_media["talking"]), 8)
     crops, mask = get_face_crops(frames, None, size=64)

@@ -21,7 +21,7 @@ from nanoemox.processing.demo_corpus import generate_demo_corpus
 from nanoemox.processing.demo_report import main as demo_report_main
 from nanoemox.train.cli import dry_run, load_pool, stage_rows
 from nanoemox.train.cli import main as train_main
-from nanoemox.train.collator import NanoEmoXCollator
+from nanoemox.modeling.collator_nanoemox import NanoEmoXCollator
 from nanoemox.train.curriculum import TRAINABLE_MODULES, StageConfig, load_curriculum, parse_curriculum
 from nanoemox.train.feature_cache import FeatureCache
 from nanoemox.train.stage import run_stage

@@ -38,12 +38,12 @@ from pathlib import Path
 import torch
 
 from nanoemox.compose import save_checkpoint
+from nanoemox.modeling.collator_nanoemox import NanoEmoXCollator
 from nanoemox.modeling.modeling_nanoemox import NanoEmoXForConditionalGeneration
 from nanoemox.modeling.processing_nanoemox import NanoEmoXProcessor
 
 from .curriculum import StageConfig
 from .stage import (
-    MultiRootCollator,
     NanoEmoXTrainer,
     RowsDataset,
     apply_trainable,
@@ -98,7 +98,7 @@ def train_task_adapter(
     counts = trainable_counts(model)
     rows, skipped = filter_rows(rows)
     logger.info("stage %s: training the %s adapter on %d rows (%s)", stage.name, task, len(rows), counts)
-    collator = MultiRootCollator(processor, feature_cache=cache)
+    collator = NanoEmoXCollator(processor, feature_cache=cache)
     collator.skipped.update(skipped)
     trainer = NanoEmoXTrainer(
         model=model,

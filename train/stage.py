@@ -25,12 +25,13 @@ import torch.nn.functional as F
 from transformers import Trainer, TrainingArguments
 
 from nanoemox.compose import save_checkpoint
+from nanoemox.modeling.collator_nanoemox import NanoEmoXCollator
+from nanoemox.modeling.configuration_nanoemox import IGNORE_INDEX
 from nanoemox.modeling.modeling_nanoemox import NanoEmoXForConditionalGeneration
 from nanoemox.modeling.processing_nanoemox import NanoEmoXProcessor
 from nanoemox.modeling.prompts_nanoemox import TASKS
 from nanoemox.processing.schema import resolve_media
 
-from .collator import IGNORE_INDEX, NanoEmoXCollator
 from .curriculum import OPTIONAL_MODULES, SUBMODULE_GROUPS, TRAINABLE_MODULES, StageConfig, module_paths
 
 logger = logging.getLogger(__name__)
@@ -49,14 +50,6 @@ class RowsDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int) -> dict:
         return self.rows[i]
-
-
-class MultiRootCollator(NanoEmoXCollator):
-    """A collator for rows pooled from several datasets: each row's media are relative to its `_media_root`."""
-
-    def _row_sources(self, row):
-        self.media_root = row.get("_media_root", self.media_root)
-        return super()._row_sources(row)
 
 
 class NanoEmoXTrainer(Trainer):
@@ -285,7 +278,7 @@ def run_stage(
     counts = trainable_counts(model)
     logger.info("stage %s trains %s", stage.name, counts)
     rows, skipped = filter_rows(rows)
-    collator = MultiRootCollator(processor, feature_cache=cache)
+    collator = NanoEmoXCollator(processor, feature_cache=cache)  # rows carry their `_media_root`
     collator.skipped.update(skipped)
     args = training_arguments(stage, folder, seed=seed, workers=workers)
     trainer = NanoEmoXTrainer(
