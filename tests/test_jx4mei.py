@@ -12,7 +12,7 @@ import pytest
 from datasets import load_from_disk
 
 from nanoemox.evaluation.cli import main as evaluate_main
-from nanoemox.evaluation.jx4mei import jx4mei_metrics
+from nanoemox.evaluation.jx4mei import jx4mei_metrics, normalize_emotion, normalize_intent
 from nanoemox.evaluation.runner import reference_for
 from nanoemox.evaluation.scoring import score
 from nanoemox.modeling.prompts_nanoemox import (
@@ -28,7 +28,6 @@ from nanoemox.modeling.prompts_nanoemox import (
 from nanoemox.processing.convert import main as convert_main
 from nanoemox.processing.convert import run_conversion
 from nanoemox.processing.converters import get_converter
-from nanoemox.processing.converters.jx4mei import normalize_emotion, normalize_intent
 from nanoemox.processing.schema import FEATURES, make_example
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "converters" / "jx4mei"
@@ -179,6 +178,14 @@ def test_label_normalisation_and_schema():
     ]
     with pytest.raises(ValueError, match="jx4mei answer needs labels"):
         make_example(id="x", task="jx4mei", source="t", labels={"emotion": "happy"})
+
+
+def test_converter_and_metrics_share_one_label_normalisation():
+    # the converter maps gold labels with the very functions the metrics use: one definition, in evaluation/
+    from nanoemox.processing.converters import jx4mei as converter
+
+    assert converter.normalize_emotion is normalize_emotion and converter.normalize_intent is normalize_intent
+    assert not hasattr(converter, "EMOTION_ALIASES") and not hasattr(converter, "INTENT_ALIASES")
 
 
 # --------------------------------------------------------------------------------------------------
