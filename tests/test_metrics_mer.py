@@ -67,6 +67,22 @@ def test_hit_rate_reads_every_predicted_label():
     assert result["per_wheel"]["A"]["hit_rate"] == 1.0 and result["per_wheel"]["B"]["hit_rate"] == 1.0
 
 
+def test_hit_rate_adds_the_overlap_size_with_a_multi_label_gold():
+    # as the reference's calculate_openset_onehot_hitrate: a sample scores |Y & Ŷ|, not 1/0
+    preds = [["glad", "lonely"], ["sadness"], "sad"]
+    golds = [["happy", "lonely"], "happy, lonely", "happy"]
+    result = hit_rate(preds, golds, tiny_wheels())
+    # wheel A: s1 Y {happy, sad}, Ŷ {happy, sad}: 2; s2 Y {happy, sad}, Ŷ {sad}: 1; s3 Y {happy}, Ŷ {sad}: 0 -> 3/3
+    # wheel B: s1 {good, bad} & {good, bad}: 2; s2 {good, bad} & {bad}: 1; s3 {good} & {bad}: 0 -> 3/3
+    assert result["per_wheel"]["A"]["hit_rate"] == pytest.approx(1.0)
+    assert result["per_wheel"]["B"]["hit_rate"] == pytest.approx(1.0)
+    assert result["hit_rate"] == pytest.approx(1.0)  # a 1/0 hit per sample would give 2/3
+    # a hit rate above 1 is possible, as in the reference: one sample meeting both of its gold clusters
+    assert hit_rate([["glad", "lonely"]], [["happy", "lonely"]], tiny_wheels())["hit_rate"] == pytest.approx(2.0)
+    # mscore: candidates A {happy, sad}, B {good, bad}; per sample 2/2, 1/1, 0/1 -> 2/3 on both wheels
+    assert result["mscore"] == pytest.approx(2 / 3)
+
+
 def test_hit_rate_with_no_mappable_gold_is_none():
     result = hit_rate(["happy"], ["neutral"], tiny_wheels())
     assert result["hit_rate"] is None and result["n_gold_skipped"] == {"A": 1, "B": 1}
