@@ -4,8 +4,9 @@ Shapes: N parsed answers and N gold references, each `{"emotion", "intent", "exp
 where an answer lacks a field).
 
 - emotion and intent, each scored as classification: accuracy, macro and weighted F1 / precision / recall, through
-  `mir.intent_metrics` (lower-cased; averages over the label inventory, default the gold labels present, so an
-  out-of-set or missing prediction only counts as an error). Keys `emotion_*` and `intent_*`.
+  `mir.intent_metrics` (lower-cased). The averages run over the label inventory when given (`emotion_labels=
+  JX4MEI_EMOTIONS`, `intent_labels=JX4MEI_INTENTS`), else over the gold and predicted labels; an unparsed
+  prediction only counts as an error. Keys `emotion_*` and `intent_*`.
 - `joint_accuracy`: the share of samples whose emotion and intent are both right.
 - explanation overlap: the XMEI-Qwen paper reports BLEU-4, ROUGE-L, METEOR, BERTScore, BLEURT and CIDEr. None of
   these is computed here; the offline overlap proxies of ERI (`eri.token_f1`, `eri.rouge_l`) stand in and are
@@ -108,8 +109,8 @@ def jx4mei_metrics(
     Args:
         preds: parsed answers (`parse_answer("jx4mei", text)`); `None` or missing keys count as unparsed fields.
         golds: gold references with the same keys.
-        emotion_labels: emotion inventory to average over (default: the gold emotions present).
-        intent_labels: intent inventory to average over (default: the gold intents present).
+        emotion_labels: emotion inventory to average over (default: the gold and predicted emotions).
+        intent_labels: intent inventory to average over (default: the gold and predicted intents).
     """
     if len(preds) != len(golds):
         raise ValueError(f"preds and golds differ in length: {len(preds)} vs {len(golds)}")

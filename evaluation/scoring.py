@@ -9,7 +9,7 @@ are the structured gold labels:
 | mer | label string | wheel hit rate (needs wheels) + WAF / WAR / UAR |
 | ov-mer | list of labels or comma string | set P/R/F over wheels (exact-label set scores without wheels) |
 | eri | reason text | LLM-judge clue/label overlap when `judge` is given, always the offline `proxy_` scores |
-| mir | intent string | accuracy, macro and weighted F1/P/R |
+| mir | intent string | accuracy, macro and weighted F1/P/R over `intent_labels` (e.g. "mintrec") |
 | erg | {"emotion", "response"} or string | emotion accuracy, coarse hit rate, Dist-1/2 |
 | jx4mei | {"emotion", "intent", "explanation"} | each label's accuracy, F1; joint accuracy; explanation proxies |
 
@@ -33,7 +33,7 @@ from .erg import erg_metrics, parse_erg_answer
 from .eri import Judge, eri_proxy_metrics, judge_eri
 from .jx4mei import jx4mei_metrics
 from .mer import classification_metrics, hit_rate
-from .mir import intent_metrics
+from .mir import intent_inventory, intent_metrics
 from .msa import mllm_sentiment_metrics, mosi_regression_metrics, sims_regression_metrics
 from .ovmer import exact_set_metrics, ovmer_metrics
 from .wheels import EmotionWheels, as_wheels, split_labels
@@ -115,6 +115,11 @@ def _parse_intent(text: str, inventory: set[str]) -> str | None:
     return parse_answer("mir", text)["intent"]
 
 
+def _intent_labels(labels: Sequence[str] | str | None) -> Sequence[str] | None:
+    # a string names a benchmark's inventory ("mintrec"); a sequence is the inventory itself
+    return intent_inventory(labels) if isinstance(labels, str) else labels
+
+
 def _erg_gold(reference: Any) -> str | None:
     if isinstance(reference, Mapping):
         return reference.get("emotion") or reference.get("response_emotion")
@@ -138,7 +143,7 @@ def score(
     *,
     judge: Judge | None = None,
     msa_scheme: str = "mosi",
-    intent_labels: Sequence[str] | None = None,
+    intent_labels: Sequence[str] | str | None = None,
     emotion_labels: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Score N free-text answers of `task` against N gold references (see the module table).
@@ -150,8 +155,11 @@ def score(
         wheels: an `EmotionWheels` or its directory (mer hit rate, ov-mer, erg fallback, eri label proxy).
         judge: a prompt -> reply callable for the ERI LLM judge (`OpenAIJudge`, `TransformersJudge`, ...).
         msa_scheme: "mosi" (MOSI/MOSEI metrics) or "sims" (CH-SIMS buckets).
-        intent_labels: the MIR / JX4MEI intent inventory (default: the gold intents present).
-        emotion_labels: the JX4MEI emotion inventory (default: the gold emotions present).
+        intent_labels: the MIR / JX4MEI intent inventory the averages run over: a benchmark's name ("mintrec",
+            "mintrec2", "jx4mei"; see `mir.INTENT_INVENTORIES`) or the labels. Default for mir: the union of gold
+            and predicted intents (sklearn's default; `label_set` in the result says which); for jx4mei: see
+            `jx4mei_metrics`.
+        emotion_labels: the JX4MEI emotion inventory (default: the gold and predicted emotions).
     """
     task = normalize_task(task)
     predictions = ["" if p is None else str(p) for p in predictions]
@@ -176,15 +184,16 @@ def score(
             results.update(judge_eri(preds, golds, judge))
     elif task == "mir":
         golds = [str(r) for r in references]
-        inventory = {label.lower().strip() for label in (intent_labels or golds)}
+        labels = _intent_labels(intent_labels)
+        inventory = {label.lower().strip() for label in (labels or golds)}
         preds = [_parse_intent(p, inventory) for p in predictions]
-        results = intent_metrics(preds, golds, intent_labels)
+        results = intent_metrics(preds, golds, labels)
     elif task == "jx4mei":
         results = jx4mei_metrics(
             [parse_answer("jx4mei", p) for p in predictions],
             [_jx4mei_gold(r) for r in references],
             emotion_labels=emotion_labels,
-            intent_labels=intent_labels,
+            intent_labels=_intent_labels(intent_labels),
         )
     else:
         parsed = [parse_erg_answer(p) for p in predictions]

@@ -218,7 +218,8 @@ def test_metrics_by_hand():
     assert result["intent_accuracy"] == pytest.approx(1 / 2)
     assert result["intent_macro_f1"] == pytest.approx(5 / 9)  # (1 + 2/3 + 0) / 3
     assert result["intent_weighted_f1"] == pytest.approx(7 / 12)  # (1 + 2 * 2/3 + 0) / 4
-    assert result["intent_n_out_of_set"] == result["emotion_n_out_of_set"] == 1  # the unparsed 4th answer
+    assert result["intent_n_unparsed"] == result["emotion_n_unparsed"] == 1  # the 4th answer names neither
+    assert result["intent_n_out_of_set"] == result["emotion_n_out_of_set"] == 0
     # both right: samples 1 and 3 -> 2/4
     assert result["joint_accuracy"] == pytest.approx(1 / 2)
     # explanation, sample 2: pred [he is worried] vs gold [he asks because he is worried]: overlap 3 tokens,
