@@ -1,7 +1,7 @@
 """One entry point for every task: `score(task, predictions, references, wheels=None) -> dict`.
 
-Predictions are the model's free-text answers (parsed with `parse_answer` from the task prompts); references
-are the structured gold labels:
+Predictions are the model's free-text answers (parsed with `parse_answer` from the task prompts; msa answers with
+`msa.parse_sentiment_answer`, which also takes numbers and JSON objects); references are the structured gold labels:
 
 | task | reference | metrics |
 |---|---|---|
@@ -34,7 +34,7 @@ from .eri import Judge, eri_proxy_metrics, judge_eri
 from .jx4mei import jx4mei_metrics
 from .mer import classification_metrics, hit_rate
 from .mir import intent_inventory, intent_metrics
-from .msa import mllm_sentiment_metrics, mosi_regression_metrics, sims_regression_metrics
+from .msa import mllm_sentiment_metrics, mosi_regression_metrics, parse_sentiment_answer, sims_regression_metrics
 from .ovmer import exact_set_metrics, ovmer_metrics
 from .wheels import EmotionWheels, as_wheels, split_labels
 
@@ -52,18 +52,27 @@ def normalize_task(task: str) -> str:
     return key
 
 
-def _score_msa(predictions: Sequence[str], references: Sequence[Any], scheme: str) -> dict:
+def _gold_scores(references: Sequence[Any]) -> list[float]:
+    golds = []
+    for i, reference in enumerate(references):
+        try:
+            golds.append(float(reference))
+        except (TypeError, ValueError):
+            raise ValueError(f"msa reference {i} is not a sentiment score: {reference!r}") from None
+    return golds
+
+
+def _score_msa(predictions: Sequence[Any], references: Sequence[Any], scheme: str) -> dict:
     if scheme not in MSA_SCHEMES:
         raise ValueError(f"msa_scheme must be one of {MSA_SCHEMES}, got {scheme!r}")
-    golds = [float(r) for r in references]
-    parsed = [parse_answer("msa", p) for p in predictions]
-    # an answer without a number is scored as 0.0 (neutral) so every sample stays in the regression metrics
-    scores = [p["score"] if p["score"] is not None else 0.0 for p in parsed]
+    golds = _gold_scores(references)
+    parsed = [parse_sentiment_answer(p) for p in predictions]
+    # an answer without a score is a miss (wrong, counted in n_score_missing), never a 0.0 that could be right
+    scores = [score for _, score in parsed]
     regression = (sims_regression_metrics if scheme == "sims" else mosi_regression_metrics)(scores, golds)
-    mllm = mllm_sentiment_metrics([p["sentiment"] for p in parsed], golds)
+    mllm = mllm_sentiment_metrics([word for word, _ in parsed], golds)
     results = dict(regression)
     results.update({f"mllm_{k}": v for k, v in mllm.items() if k != "n_samples"})
-    results["n_score_missing"] = sum(1 for p in parsed if p["score"] is None)
     results["scheme"] = scheme
     return results
 
@@ -87,7 +96,7 @@ def msa_views(
         return {**text_metrics, "score_source": "text"}
     if len(head_scores) != len(references):
         raise ValueError(f"{len(head_scores)} head scores but {len(references)} references")
-    golds = [float(r) for r in references]
+    golds = _gold_scores(references)
     try:
         regression = (sims_regression_metrics if msa_scheme == "sims" else mosi_regression_metrics)(head_scores, golds)
     except ValueError as err:
@@ -150,7 +159,7 @@ def score(
 
     Args:
         task: one of msa, mer, ov-mer, eri, mir, erg, jx4mei.
-        predictions: the model's answers.
+        predictions: the model's answers (for msa also numbers or JSON objects: other systems' score files).
         references: structured gold labels.
         wheels: an `EmotionWheels` or its directory (mer hit rate, ov-mer, erg fallback, eri label proxy).
         judge: a prompt -> reply callable for the ERI LLM judge (`OpenAIJudge`, `TransformersJudge`, ...).
@@ -162,15 +171,15 @@ def score(
         emotion_labels: the JX4MEI emotion inventory (default: the gold and predicted emotions).
     """
     task = normalize_task(task)
-    predictions = ["" if p is None else str(p) for p in predictions]
     if len(predictions) != len(references):
         raise ValueError(f"{len(predictions)} predictions but {len(references)} references")
-    if not predictions:
+    if not len(predictions):
         raise ValueError("no predictions to score")
+    if task == "msa":  # numbers stay numbers: other systems' files give bare scores
+        return _score_msa(list(predictions), references, msa_scheme)
+    predictions = ["" if p is None else str(p) for p in predictions]
     wheels = as_wheels(wheels)
-    if task == "msa":
-        results = _score_msa(predictions, references, msa_scheme)
-    elif task == "mer":
+    if task == "mer":
         results = _score_mer(predictions, references, wheels)
     elif task == "ov-mer":
         preds = [parse_answer("ov-mer", p)["emotions"] for p in predictions]
