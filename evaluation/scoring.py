@@ -1,12 +1,14 @@
 """One entry point for every task: `score(task, predictions, references, wheels=None) -> dict`.
 
-Predictions are the model's free-text answers (parsed with `parse_answer` from the task prompts; msa answers with
-`msa.parse_sentiment_answer`, which also takes numbers and JSON objects); references are the structured gold labels:
+Predictions are free-text answers, read with `parse_answer` of the task prompts, except: msa answers with
+`msa.parse_sentiment_answer` (numbers, "score: -0.6", JSON objects...); mer and mir answers are matched to the label
+set (`emotion_labels` / `intent_labels`, default the gold labels): "The speaker seems angry." reads "angry", an
+answer naming no label is unparsed (`n_unparsed`). References are the structured gold labels:
 
 | task | reference | metrics |
 |---|---|---|
 | msa | float score | MOSI/MOSEI regression (or CH-SIMS buckets with `msa_scheme="sims"`) + MLLM-style WAF |
-| mer | label string | wheel hit rate (needs wheels) + WAF / WAR / UAR |
+| mer | label, or label list / comma string | wheel hit rate (needs wheels) + WAF / WAR / UAR (one-label golds) |
 | ov-mer | list of labels or comma string | set P/R/F over wheels (exact-label set scores without wheels) |
 | eri | reason text | LLM-judge clue/label overlap when `judge` is given, always the offline `proxy_` scores |
 | mir | intent string | accuracy, macro and weighted F1/P/R over `intent_labels` (e.g. "mintrec") |
@@ -23,24 +25,26 @@ A checkpoint with the sentiment head (EGMF's regression head) also gives a conti
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from nanoemox.modeling.prompts_nanoemox import TASKS, parse_answer
 
 from .erg import erg_metrics, parse_erg_answer
-from .eri import Judge, eri_proxy_metrics, judge_eri
+from .eri import Judge, emotion_words, eri_proxy_metrics, judge_eri
 from .jx4mei import jx4mei_metrics
 from .mer import classification_metrics, hit_rate
 from .mir import intent_inventory, intent_metrics
 from .msa import mllm_sentiment_metrics, mosi_regression_metrics, parse_sentiment_answer, sims_regression_metrics
 from .ovmer import exact_set_metrics, ovmer_metrics
-from .wheels import EmotionWheels, as_wheels, split_labels
+from .wheels import EmotionWheels, as_wheels, normalize_label, split_labels
 
 logger = logging.getLogger(__name__)
 
 MSA_SCHEMES = ("mosi", "sims")
+_WORD = re.compile(r"[a-z][a-z\-']*")
 
 
 def normalize_task(task: str) -> str:
@@ -105,23 +109,66 @@ def msa_views(
     return {**regression, "scheme": msa_scheme, "score_source": "sentiment_head", "text_parsed": dict(text_metrics)}
 
 
-def _score_mer(predictions: Sequence[str], references: Sequence[str], wheels: EmotionWheels | None) -> dict:
-    first_words = [parse_answer("mer", p)["emotion"] for p in predictions]
-    results = classification_metrics(first_words, [str(r) for r in references])
+def _read_label(text: str, inventory: Iterable[str]) -> str | None:
+    """The label a free-text answer gives, or `None` when it names none.
+
+    The whole answer when it is a label of `inventory` ("Ask for help."); else the inventory label it names first,
+    as whole words ("The speaker seems angry." -> "angry"); else a one-word answer as it stands (a label outside
+    the inventory: wrong, but read); else `None`, an unparsed answer.
+    """
+    lowered = " ".join(text.lower().split())
+    whole = lowered.strip(" .!?;:\"'")
+    if whole in inventory:
+        return whole
+    named = [
+        (match.start(), -len(label), label)
+        for label in inventory
+        if (match := re.search(rf"(?<![\w-]){re.escape(label)}(?![\w-])", lowered))
+    ]
+    if named:
+        return min(named)[2]
+    words = _WORD.findall(lowered)
+    return words[0] if len(words) == 1 else None
+
+
+def _emotion_label_set(text: str, wheels: EmotionWheels) -> list[str]:
+    # the comma-separated labels; an item that is no known emotion form (free text) gives the emotion words in it
+    labels = []
+    for item in parse_answer("ov-mer", text)["emotions"]:
+        labels.extend([item] if wheels.is_emotion_word(item) else emotion_words(item, wheels))
+    return labels
+
+
+def _score_mer(
+    predictions: Sequence[str],
+    references: Sequence[Any],
+    wheels: EmotionWheels | None,
+    emotion_labels: Sequence[str] | None,
+) -> dict:
+    gold_sets = [split_labels(r) for r in references]
+    empty = next((i for i, labels in enumerate(gold_sets) if not labels), None)
+    if empty is not None:
+        raise ValueError(f"mer reference {empty} has no label: {references[empty]!r}")
+    inventory = {normalize_label(label) for label in emotion_labels or [] if str(label).strip()}
+    inventory = inventory or {label for labels in gold_sets for label in labels}
+    read = [_read_label(p, inventory) for p in predictions]
+    # the classic metrics are single-label: they run over the samples whose gold is one label
+    single = [i for i, labels in enumerate(gold_sets) if len(labels) == 1]
+    if single:
+        results = classification_metrics([read[i] for i in single], [gold_sets[i][0] for i in single])
+    else:
+        results = {"waf": None, "war": None, "uar": None}
+    results |= {
+        "n_samples": len(predictions),
+        "n_unparsed": read.count(None),
+        "n_gold_multi_label": len(predictions) - len(single),
+    }
     if wheels is None:
         logger.warning("mer: no emotion wheels given, the hit rate is not computed")
         return results
-    # the hit rate reads every emotion the answer names (comma separated), as the reference reads a label set
-    label_sets = [parse_answer("ov-mer", p)["emotions"] for p in predictions]
-    return {**hit_rate(label_sets, [str(r) for r in references], wheels), **results}
-
-
-def _parse_intent(text: str, inventory: set[str]) -> str | None:
-    # multi-word intents ("Ask for help") are matched whole; otherwise the first word, as parse_answer reads it
-    whole = text.strip().strip(" .!\"'").lower()
-    if whole in inventory:
-        return whole
-    return parse_answer("mir", text)["intent"]
+    # the hit rate reads every emotion the answer names, as the reference reads a label set
+    label_sets = [_emotion_label_set(p, wheels) for p in predictions]
+    return {**hit_rate(label_sets, gold_sets, wheels), **results}
 
 
 def _intent_labels(labels: Sequence[str] | str | None) -> Sequence[str] | None:
@@ -168,7 +215,9 @@ def score(
             "mintrec2", "jx4mei"; see `mir.INTENT_INVENTORIES`) or the labels. Default for mir: the union of gold
             and predicted intents (sklearn's default; `label_set` in the result says which); for jx4mei: see
             `jx4mei_metrics`.
-        emotion_labels: the JX4MEI emotion inventory (default: the gold and predicted emotions).
+        emotion_labels: the emotion label set. mer: the labels a free-text answer is matched against (default: the
+            gold labels present). jx4mei: the inventory the averages run over (default: the gold and predicted
+            emotions).
     """
     task = normalize_task(task)
     if len(predictions) != len(references):
@@ -180,7 +229,7 @@ def score(
     predictions = ["" if p is None else str(p) for p in predictions]
     wheels = as_wheels(wheels)
     if task == "mer":
-        results = _score_mer(predictions, references, wheels)
+        results = _score_mer(predictions, references, wheels, emotion_labels)
     elif task == "ov-mer":
         preds = [parse_answer("ov-mer", p)["emotions"] for p in predictions]
         golds = [split_labels(r) for r in references]
@@ -195,8 +244,7 @@ def score(
         golds = [str(r) for r in references]
         labels = _intent_labels(intent_labels)
         inventory = {label.lower().strip() for label in (labels or golds)}
-        preds = [_parse_intent(p, inventory) for p in predictions]
-        results = intent_metrics(preds, golds, labels)
+        results = intent_metrics([_read_label(p, inventory) for p in predictions], golds, labels)
     elif task == "jx4mei":
         results = jx4mei_metrics(
             [parse_answer("jx4mei", p) for p in predictions],

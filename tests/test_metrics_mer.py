@@ -110,6 +110,35 @@ def test_score_mer_dispatch():
     assert "hit_rate" not in score("mer", ["happy"], ["happy"])  # no wheels: classic metrics only
 
 
+def test_free_text_answers_without_wheels_are_matched_to_the_label_set():
+    answers = ["The speaker seems angry.", "Happy.", "I cannot tell.", "sad, maybe worried", "lonely"]
+    golds = ["angry", "happy", "sad", "sad", "sad"]
+    result = score("mer", answers, golds)
+    # read against the gold labels {angry, happy, sad}: "angry" (named in the text), "happy" (the whole answer),
+    # nothing (no label named: unparsed), "sad" (the first label named), "lonely" (a one-word answer outside the
+    # set: read, and wrong).  WAR 3/5 (reading first words, "the" and "i", gave 2/5 and no unparsed answer)
+    assert result["war"] == pytest.approx(0.6)
+    assert result["n_unparsed"] == 1
+    # angry F1 1 (support 1), happy 1 (1), sad TP 1 FN 2 -> P 1, R 1/3, F 1/2 (3): WAF (1 + 1 + 1.5) / 5 = 0.7
+    assert result["waf"] == pytest.approx(0.7)
+    assert result["uar"] == pytest.approx(7 / 9)  # (1 + 1 + 1/3) / 3
+    # the dataset's label set, when given, is what answers are matched against
+    worried = score("mer", ["She is clearly worried."], ["sad"], emotion_labels=["Sad", "Worried"])
+    assert (worried["war"], worried["n_unparsed"]) == (0.0, 0)  # read "worried": a wrong label, not unparsed
+
+
+def test_multi_label_gold_and_free_text_with_wheels():
+    result = score("mer", ["glad, lonely", "happy"], [["happy", "lonely"], "sad"], wheels=tiny_wheels())
+    # hit rate: s1 meets both gold clusters on A ({happy, sad}) and B ({good, bad}): 2; s2 misses: 0 -> 1 per wheel
+    assert result["hit_rate"] == pytest.approx(1.0)
+    # the classic metrics are single-label: only s2 ("happy" vs "sad") counts
+    assert (result["war"], result["n_gold_multi_label"]) == (0.0, 1)
+    # a free-text answer gives the emotion words it names ("lonely" -> sad / bad): a hit on both wheels
+    assert score("mer", ["The speaker seems lonely."], ["sad"], wheels=tiny_wheels())["hit_rate"] == 1.0
+    with pytest.raises(ValueError, match="mer reference 1 has no label: ''"):
+        score("mer", ["happy", "sad"], ["happy", ""])
+
+
 def shared_wheel_dir() -> Path | None:
     candidates = []
     if os.environ.get("NANOEMOX_SHARED"):

@@ -62,8 +62,11 @@ def test_score_mir_over_the_whole_mintrec_inventory():
 
 def test_score_mir_matches_multi_word_intents():
     result = score("mir", ["Ask for help.", "Inform: he tells us", "greet"], ["ask for help", "inform", "thank"])
-    # "Ask for help." matched whole, "Inform: ..." by its first word, "greet" is wrong -> 2/3
+    # "Ask for help." matched whole, "Inform: ..." by the intent it names, "greet" is wrong -> 2/3
     assert result["accuracy"] == pytest.approx(2 / 3)
+    # free text: the intent it names is read; one naming none is unparsed, not a class "i" of the macro average
+    free = score("mir", ["I think the speaker wants to thank her.", "I cannot tell."], ["thank", "inform"])
+    assert (free["accuracy"], free["n_unparsed"], free["n_classes"]) == (0.5, 1, 2)
 
 
 def test_cli_takes_an_intent_inventory(tmp_path, capsys):
