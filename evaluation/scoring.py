@@ -9,7 +9,7 @@ answer naming no label is unparsed (`n_unparsed`). References are the structured
 |---|---|---|
 | msa | float score | MOSI/MOSEI regression (or CH-SIMS buckets with `msa_scheme="sims"`) + MLLM-style WAF |
 | mer | label, or label list / comma string | wheel hit rate (needs wheels) + WAF / WAR / UAR (one-label golds) |
-| ov-mer | list of labels or comma string | set P/R/F over wheels (exact-label set scores without wheels) |
+| ov-mer | list of labels or comma string | OV-MER set P/R/F over wheels; without wheels only `exact_set_*` |
 | eri | reason text | LLM-judge clue/label overlap when `judge` is given, always the offline `proxy_` scores |
 | mir | intent string | accuracy, macro and weighted F1/P/R over `intent_labels` (e.g. "mintrec") |
 | erg | {"emotion", "response"} or string | emotion accuracy, coarse hit rate, Dist-1/2 |
@@ -233,7 +233,11 @@ def score(
     elif task == "ov-mer":
         preds = [parse_answer("ov-mer", p)["emotions"] for p in predictions]
         golds = [split_labels(r) for r in references]
-        results = ovmer_metrics(preds, golds, wheels) if wheels is not None else exact_set_metrics(preds, golds)
+        if wheels is None:
+            logger.warning("ov-mer: no emotion wheels given; reporting the exact-set F, not the OV-MER F")
+            results = exact_set_metrics(preds, golds)
+        else:
+            results = ovmer_metrics(preds, golds, wheels)
     elif task == "eri":
         golds = [str(r or "") for r in references]
         preds = [parse_answer("eri", p)["reason"] for p in predictions]

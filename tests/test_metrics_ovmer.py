@@ -70,10 +70,16 @@ def test_score_ovmer_parses_free_text_and_falls_back_without_wheels():
     result = score("ov-mer", ["Glad; lonely."], [["happy", "sad"]], wheels=tiny_wheels())
     # A: Ŷ {happy, sad} == Y -> F 1; B: {good, bad} == Y -> F 1
     assert result["fscore"] == pytest.approx(1.0)
+    assert result["note"].startswith("OV-MER F") and not any(key.startswith("exact_set") for key in result)
     exact = score("ov-mer", ["happy, excited"], ["happy, sad, calm"])
     # raw labels: P = 1/2, R = 1/3, F = 2 * (1/6) / (5/6) = 2/5
-    assert exact["exact_fscore"] == pytest.approx(0.4)
-    assert exact == exact_set_metrics(["happy, excited"], ["happy, sad, calm"])
+    assert exact["exact_set_fscore"] == pytest.approx(0.4)
+    assert exact["exact_set_precision"] == pytest.approx(0.5) and exact["exact_set_recall"] == pytest.approx(1 / 3)
+    # nothing in the wheel-less result may pass for the OV-MER F
+    assert not {"fscore", "precision", "recall", "level2_fscore"} & set(exact)
+    assert "not the OV-MER F" in exact["note"]
+    # no synonym merging without wheels: "glad" is not "happy" (with the wheels above it is)
+    assert exact_set_metrics(["glad"], ["happy"])["exact_set_fscore"] == 0.0
 
 
 def shared_wheel_dir() -> Path | None:

@@ -18,7 +18,7 @@ def test_score_rejects_bad_arguments():
         score("sentiment", ["a"], ["a"])
     with pytest.raises(ValueError, match="references"):
         score("mir", ["a", "b"], ["a"])
-    assert score("OV_MER", ["happy"], ["happy"])["exact_fscore"] == 1.0  # task names are normalised
+    assert score("OV_MER", ["happy"], ["happy"])["exact_set_fscore"] == 1.0  # task names are normalised
 
 
 def write_rows(path: Path, rows: list[tuple[str, object]]) -> Path:
