@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from nanoemox.evaluation.mer import classification_metrics, hit_rate
 from nanoemox.evaluation.scoring import score
 from nanoemox.evaluation.wheels import EmotionWheels
+
+try:
+    from tests.reference_files import reference_dir
+except ImportError:  # tests/ is not a package: pytest puts tests/ itself on sys.path
+    from reference_files import reference_dir
 
 
 def tiny_wheels() -> EmotionWheels:
@@ -139,20 +141,8 @@ def test_multi_label_gold_and_free_text_with_wheels():
         score("mer", ["happy", "sad"], ["happy", ""])
 
 
-def shared_wheel_dir() -> Path | None:
-    candidates = []
-    if os.environ.get("NANOEMOX_SHARED"):
-        root = Path(os.environ["NANOEMOX_SHARED"])
-        candidates += [root / "reference" / "emotion_wheel", root / "emotion_wheel", root]
-    candidates.append(Path(__file__).resolve().parents[2] / "shared" / "reference" / "emotion_wheel")
-    return next((path for path in candidates if (path / "wheel1.xlsx").is_file()), None)
-
-
 def test_hit_rate_on_real_wheels():
-    directory = shared_wheel_dir()
-    if directory is None:
-        pytest.skip("shared/reference/emotion_wheel not found (set NANOEMOX_SHARED)")
-    wheels = EmotionWheels.from_dir(directory)
+    wheels = EmotionWheels.from_dir(reference_dir("emotion_wheel", "wheel1.xlsx"))
     # "happiness"/"happy" and "furious"/"angry" land on the same cluster on every wheel; "xyz" is no form
     assert wheels.map_label("happiness") == wheels.map_label("happy")
     assert wheels.map_label("furious") == wheels.map_label("angry")

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from nanoemox.evaluation.cli import main
 from nanoemox.evaluation.mir import INTENT_INVENTORIES, intent_inventory, intent_metrics
 from nanoemox.evaluation.scoring import score
+
+try:
+    from tests.reference_files import reference_dir
+except ImportError:  # tests/ is not a package: pytest puts tests/ itself on sys.path
+    from reference_files import reference_dir
 
 
 def test_intent_metrics_by_hand_over_gold_and_predicted_intents():
@@ -47,6 +54,16 @@ def test_benchmark_inventories():
     assert "Ask for help" in intent_inventory("mintrec") and "Asking for opinions" in intent_inventory("mintrec2")
     with pytest.raises(ValueError, match="unknown intent inventory 'snips'"):
         intent_inventory("snips")
+
+
+@pytest.mark.parametrize(
+    ("name", "filename"),
+    [("mintrec", "MIntRec_test_MIntRec_ann.json"), ("mintrec2", "MIntRec2_test_MIntRec2_ann.json")],
+)
+def test_inventories_are_the_intents_of_the_real_test_sets(name, filename):
+    # the authors' test files (messages form): every one of the 20 / 30 intents occurs, and nothing else
+    rows = json.loads((reference_dir("annotations", filename) / filename).read_text(encoding="utf-8"))
+    assert {row["messages"][-1]["content"] for row in rows} == set(intent_inventory(name))
 
 
 def test_score_mir_over_the_whole_mintrec_inventory():

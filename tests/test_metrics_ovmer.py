@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from nanoemox.evaluation.ovmer import exact_set_metrics, ovmer_metrics, set_prf
 from nanoemox.evaluation.scoring import score
 from nanoemox.evaluation.wheels import EmotionWheels
+
+try:
+    from tests.reference_files import reference_dir
+except ImportError:  # tests/ is not a package: pytest puts tests/ itself on sys.path
+    from reference_files import reference_dir
 
 
 def tiny_wheels() -> EmotionWheels:
@@ -82,20 +84,8 @@ def test_score_ovmer_parses_free_text_and_falls_back_without_wheels():
     assert exact_set_metrics(["glad"], ["happy"])["exact_set_fscore"] == 0.0
 
 
-def shared_wheel_dir() -> Path | None:
-    candidates = []
-    if os.environ.get("NANOEMOX_SHARED"):
-        root = Path(os.environ["NANOEMOX_SHARED"])
-        candidates += [root / "reference" / "emotion_wheel", root / "emotion_wheel", root]
-    candidates.append(Path(__file__).resolve().parents[2] / "shared" / "reference" / "emotion_wheel")
-    return next((path for path in candidates if (path / "wheel1.xlsx").is_file()), None)
-
-
 def test_ovmer_on_real_wheels():
-    directory = shared_wheel_dir()
-    if directory is None:
-        pytest.skip("shared/reference/emotion_wheel not found (set NANOEMOX_SHARED)")
-    wheels = EmotionWheels.from_dir(directory)
+    wheels = EmotionWheels.from_dir(reference_dir("emotion_wheel", "wheel1.xlsx"))
     # "happy" and "sad" fall in different level-1 clusters on every wheel, and "happiness" lands with "happy"
     assert all(wheels.cluster("happy", w) != wheels.cluster("sad", w) for w in wheels.wheel_names)
     result = ovmer_metrics(["happiness", "joy"], ["happy, sad", "neutral"], wheels, levels=("level1",))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 
@@ -11,23 +10,15 @@ import pytest
 
 from nanoemox.evaluation.wheels import EmotionWheels, LabelLookup, read_wheel, split_labels, wheel_clusters
 
-
-def shared_wheel_dir() -> Path | None:
-    """The real wheel tables: $NANOEMOX_SHARED (shared/ or the wheel folder itself), else ../shared beside the repo."""
-    candidates = []
-    if os.environ.get("NANOEMOX_SHARED"):
-        root = Path(os.environ["NANOEMOX_SHARED"])
-        candidates += [root / "reference" / "emotion_wheel", root / "emotion_wheel", root]
-    candidates.append(Path(__file__).resolve().parents[2] / "shared" / "reference" / "emotion_wheel")
-    return next((path for path in candidates if (path / "wheel1.xlsx").is_file()), None)
+try:
+    from tests.reference_files import reference_dir
+except ImportError:  # tests/ is not a package: pytest puts tests/ itself on sys.path
+    from reference_files import reference_dir
 
 
 @pytest.fixture(scope="module")
 def real_wheels() -> EmotionWheels:
-    directory = shared_wheel_dir()
-    if directory is None:
-        pytest.skip("shared/reference/emotion_wheel not found (set NANOEMOX_SHARED)")
-    return EmotionWheels.from_dir(directory)
+    return EmotionWheels.from_dir(reference_dir("emotion_wheel", "wheel1.xlsx"))
 
 
 def write_tiny_tables(directory: Path) -> None:
