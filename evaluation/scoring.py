@@ -18,6 +18,12 @@ answer naming no label is unparsed (`n_unparsed`). References are the structured
     from nanoemox.evaluation.scoring import score
     score("mer", ["happy", "I feel sad"], ["happy", "sad"], wheels="shared/reference/emotion_wheel")
 
+The same scores as a 🤗 evaluate module, one config per task (`EVALUATE_MODULE` is its folder, as installed):
+
+    import evaluate
+    metric = evaluate.load(str(EVALUATE_MODULE), "mer", wheels="shared/reference/emotion_wheel")
+    metric.compute(predictions=["happy", "I feel sad"], references=["happy", "sad"])
+
 A checkpoint with the sentiment head (EGMF's regression head) also gives a continuous score per msa sample;
 `msa_views` then reports MSA from the head and keeps the text-parsed metrics as a second view.
 """
@@ -44,6 +50,7 @@ from .wheels import EmotionWheels, as_wheels, normalize_label, split_labels
 logger = logging.getLogger(__name__)
 
 MSA_SCHEMES = ("mosi", "sims")
+EVALUATE_MODULE = Path(__file__).resolve().parent / "modules" / "nanoemox"
 _WORD = re.compile(r"[a-z][a-z\-']*")
 
 
@@ -264,4 +271,4 @@ def score(
     return results
 
 
-__all__ = ["MSA_SCHEMES", "msa_views", "normalize_task", "score"]
+__all__ = ["EVALUATE_MODULE", "MSA_SCHEMES", "msa_views", "normalize_task", "score"]

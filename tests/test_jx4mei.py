@@ -31,7 +31,6 @@ from nanoemox.processing.converters import get_converter
 from nanoemox.processing.schema import FEATURES, make_example
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "converters" / "jx4mei"
-MODULES = Path(__file__).resolve().parents[1] / "evaluation" / "modules"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -265,15 +264,6 @@ def test_cli_scoring_mode(tmp_path: Path, capsys):
     markdown = output.with_suffix(".md").read_text()
     assert "## jx4mei" in markdown and "| joint_accuracy | 0.5000 |" in markdown
     assert "| n_unparsable | 2 |" in capsys.readouterr().out
-
-
-def test_evaluate_module_loads_offline_by_path(monkeypatch, tmp_path: Path):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_EVALUATE_OFFLINE", "1")
-    evaluate = pytest.importorskip("evaluate")
-    metric = evaluate.load(str(MODULES / "nanoemox_jx4mei"), cache_dir=str(tmp_path))
-    result = metric.compute(predictions=ANSWERS, references=GOLDS)
-    assert result["joint_accuracy"] == pytest.approx(0.5) and result["intent_macro_f1"] == pytest.approx(5 / 9)
 
 
 # --------------------------------------------------------------------------------------------------
