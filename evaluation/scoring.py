@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +116,7 @@ def msa_views(
     return {**regression, "scheme": msa_scheme, "score_source": "sentiment_head", "text_parsed": dict(text_metrics)}
 
 
-def _read_label(text: str, inventory: Iterable[str]) -> str | None:
+def _read_label(text: str, inventory: Collection[str]) -> str | None:
     """The label a free-text answer gives, or `None` when it names none.
 
     The whole answer when it is a label of `inventory` ("Ask for help."); else the inventory label it names first,
