@@ -147,6 +147,13 @@ def run_model_mode(args: argparse.Namespace) -> int:
     return 0
 
 
+def _labels_argument(value: str | None) -> str | list[str] | None:
+    """`--intent-labels`: an inventory name ("mintrec") or comma-separated labels ("inform,thank")."""
+    if value is None or "," not in value:
+        return value
+    return [label.strip() for label in value.split(",") if label.strip()]
+
+
 def run_scoring_mode(args: argparse.Namespace) -> int:
     """Score `--predictions` for `--task`; write `--output` (JSON) and the markdown beside it, or print."""
     task = normalize_task(args.task)
@@ -163,6 +170,7 @@ def run_scoring_mode(args: argparse.Namespace) -> int:
         wheels=args.wheels,
         judge=judge,
         msa_scheme=args.msa_scheme,
+        intent_labels=_labels_argument(args.intent_labels),
     )
     payload = {
         "meta": {"predictions": str(args.predictions), "wheels": args.wheels, "n_rows": len(rows)},
@@ -201,6 +209,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--wheels", help="emotion wheel directory (wheel1..5.xlsx, synonym.xlsx, format.csv)")
     parser.add_argument("--output", help="result JSON path; the markdown report is written beside it (.md)")
     parser.add_argument("--msa-scheme", default="mosi", choices=MSA_SCHEMES, help="MOSI/MOSEI or CH-SIMS metrics")
+    parser.add_argument(
+        "--intent-labels",
+        help="mir/jx4mei intent inventory the averages run over: mintrec, mintrec2, jx4mei, or comma-separated labels "
+        "(default: the gold and predicted intents)",
+    )
     parser.add_argument("--judge-url", help="OpenAI-compatible base URL for the ERI judge (e.g. http://host/v1)")
     parser.add_argument("--judge-model", default="gpt-4o-mini", help="model name sent to the ERI judge")
     parser.add_argument("--compare", nargs="+", metavar="RESULT_JSON", help="print result files side by side")

@@ -4,8 +4,9 @@ Shapes: N parsed answers and N gold references, each `{"emotion", "intent", "exp
 where an answer lacks a field).
 
 - emotion and intent, each scored as classification: accuracy, macro and weighted F1 / precision / recall, through
-  `mir.intent_metrics` (lower-cased; averages over the label inventory, default the gold labels present, so an
-  out-of-set or missing prediction only counts as an error). Keys `emotion_*` and `intent_*`.
+  `mir.intent_metrics` (lower-cased). The averages run over the label inventory when given (`emotion_labels=
+  JX4MEI_EMOTIONS`, `intent_labels=JX4MEI_INTENTS`), else over the gold and predicted labels; an unparsed
+  prediction only counts as an error. Keys `emotion_*` and `intent_*`.
 - `joint_accuracy`: the share of samples whose emotion and intent are both right.
 - explanation overlap: the XMEI-Qwen paper reports BLEU-4, ROUGE-L, METEOR, BERTScore, BLEURT and CIDEr. None of
   these is computed here; the offline overlap proxies of ERI (`eri.token_f1`, `eri.rouge_l`) stand in and are
@@ -13,8 +14,9 @@ where an answer lacks a field).
 - unparsable answers are counted, never raised: `n_missing_emotion`, `n_missing_intent`, `n_missing_explanation`
   per field, and `n_unparsable`, the answers that miss at least one of the three.
 
-Labels are mapped onto the JX4MEI spellings before comparison (`"angry"` -> `"anger"`, `"Con"` -> `"consoling"`,
-see `processing/converters/jx4mei.py`); labels outside the 7 emotions / 9 intents compare as they are.
+Labels are mapped onto the JX4MEI spellings before comparison (`normalize_emotion`, `normalize_intent`: `"angry"` ->
+`"anger"`, `"Con"` -> `"consoling"`); labels outside the 7 emotions / 9 intents compare as they are. The converter
+(`processing/converters/jx4mei.py`) maps the gold labels with the same two functions, so both sides agree.
 """
 
 from __future__ import annotations
@@ -24,12 +26,70 @@ from typing import Any
 
 import numpy as np
 
-from nanoemox.processing.converters.jx4mei import normalize_emotion, normalize_intent
-
 from .eri import rouge_l, token_f1
 from .mir import intent_metrics
 
 FIELDS = ("emotion", "intent", "explanation")
+
+# other spellings seen for the same classes: inflections, and the three-letter abbreviations of MC-EIU's figures
+EMOTION_ALIASES = {
+    "happiness": "happy",
+    "joy": "happy",
+    "joyful": "happy",
+    "hap": "happy",
+    "surprised": "surprise",
+    "sur": "surprise",
+    "sadness": "sad",
+    "disgusted": "disgust",
+    "dis": "disgust",
+    "angry": "anger",
+    "ang": "anger",
+    "fearful": "fear",
+    "afraid": "fear",
+    "scared": "fear",
+    "fea": "fear",
+    "neu": "neutral",
+}
+INTENT_ALIASES = {
+    "question": "questioning",
+    "que": "questioning",
+    "agree": "agreeing",
+    "agreement": "agreeing",
+    "agr": "agreeing",
+    "acknowledge": "acknowledging",
+    "acknowledgement": "acknowledging",
+    "acknowledgment": "acknowledging",
+    "ack": "acknowledging",
+    "encourage": "encouraging",
+    "encouragement": "encouraging",
+    "enc": "encouraging",
+    "console": "consoling",
+    "consolation": "consoling",
+    "con": "consoling",
+    "suggest": "suggesting",
+    "suggestion": "suggesting",
+    "sug": "suggesting",
+    "wish": "wishing",
+    "wis": "wishing",
+    "sympathize": "sympathizing",
+    "sympathise": "sympathizing",
+    "sympathising": "sympathizing",
+    "sympathy": "sympathizing",
+    "sym": "sympathizing",
+    "neu": "neutral",
+}
+
+
+def normalize_emotion(word: str | None) -> str | None:
+    """`"Happiness"`, `"Hap"` -> `"happy"`; a word outside `JX4MEI_EMOTIONS` comes back lower-cased."""
+    key = str(word or "").strip().strip(".").lower()
+    return EMOTION_ALIASES.get(key, key) or None
+
+
+def normalize_intent(word: str | None) -> str | None:
+    """`"Consoling"`, `"Con"` -> `"consoling"`; a word outside `JX4MEI_INTENTS` comes back lower-cased."""
+    key = str(word or "").strip().strip(".").lower()
+    return INTENT_ALIASES.get(key, key) or None
 
 
 def _field(answer: Mapping[str, Any] | None, key: str) -> str | None:
@@ -49,8 +109,8 @@ def jx4mei_metrics(
     Args:
         preds: parsed answers (`parse_answer("jx4mei", text)`); `None` or missing keys count as unparsed fields.
         golds: gold references with the same keys.
-        emotion_labels: emotion inventory to average over (default: the gold emotions present).
-        intent_labels: intent inventory to average over (default: the gold intents present).
+        emotion_labels: emotion inventory to average over (default: the gold and predicted emotions).
+        intent_labels: intent inventory to average over (default: the gold and predicted intents).
     """
     if len(preds) != len(golds):
         raise ValueError(f"preds and golds differ in length: {len(preds)} vs {len(golds)}")
@@ -89,4 +149,4 @@ def jx4mei_metrics(
     return results
 
 
-__all__ = ["FIELDS", "jx4mei_metrics"]
+__all__ = ["EMOTION_ALIASES", "FIELDS", "INTENT_ALIASES", "jx4mei_metrics", "normalize_emotion", "normalize_intent"]

@@ -1,17 +1,22 @@
 """Discrete multimodal emotion recognition (MER) metrics: wheel hit rate, WAF, WAR/UAR.
 
-Shapes: `golds` is N gold labels (one string per sample, e.g. "happy"); `preds` is N predictions, each a
-label string or a list of labels (an MLLM may name several emotions).
+Shapes: `golds` is N gold labels, each a label ("happy") or a label set (`["happy", "sad"]` or "happy, sad");
+`preds` is N predictions, each a label string or a list of labels (an MLLM may name several emotions).
 
-Hit rate (AffectGPT / MER-UniBench, `calculate_openset_onehot_hitrate` with the `case3_wheelK_level1`
-metrics): on each of the 5 wheels, gold and predicted labels go through format map -> synonym map -> wheel
-level-1 cluster (`EmotionWheels`). A sample whose gold label does not map on that wheel is skipped (the
-reference skips it; this is how "neutral", which is on no wheel, is left out). Otherwise the sample scores 1
-when a predicted cluster equals the gold cluster, else 0 — a predicted label that misses a map simply cannot
-hit. The hit rate is the mean over scored samples, then the mean over the wheels.
+Hit rate, as AffectGPT / MER-UniBench compute it: `calculate_openset_onehot_hitrate` (per wheel) averaged by
+`hitrate_metric_calculation` over the `case3_wheelK_level1` metrics, K = 1..5 (MERTools / AffectGPT,
+`my_affectgpt/evaluation/wheel.py`). On each of the 5 wheels, gold and predicted labels go through format map ->
+synonym map -> wheel level-1 cluster (`EmotionWheels`), giving cluster sets Y (gold) and Ŷ (prediction). A sample
+whose gold labels map to nothing on that wheel is skipped (the reference skips it; this is how "neutral", which is
+on no wheel, is left out). Otherwise the sample scores |Y ∩ Ŷ|, the number of gold clusters the prediction meets:
+1 or 0 for a one-label gold, up to |Y| for a multi-label gold. A predicted label that misses a map simply cannot
+hit. The hit rate is the mean over scored samples, then the mean over the wheels; with multi-label golds it can
+exceed 1, as in the reference.
 
-`mscore` is the reference's companion number: |pred ∩ gold| / |pred ∩ candidates| per sample, where the
-candidates are the clusters of every gold label in the set (0 when the prediction has no candidate cluster).
+`mscore` is the reference's companion number: |Y ∩ Ŷ| / |Ŷ ∩ candidates| per sample, where the candidates are the
+clusters of every gold label in the set (0 when the prediction has no candidate cluster). Difference from the
+reference: a multi-label gold contributes each of its labels to the candidates (the reference looks the whole gold
+string up, which finds nothing for "happy, sad"); with one-label golds the two agree.
 
 Classic metrics on exact (lower-cased) labels: WAF = weighted F1, WAR = accuracy (weighted average recall),
 UAR = recall averaged over the gold classes (unweighted average recall, DFEW/MAFW).
@@ -39,11 +44,17 @@ def _label_list(value: str | Sequence[str] | None) -> list[str]:
 
 def hit_rate(
     preds: Sequence[str | Sequence[str] | None],
-    golds: Sequence[str],
+    golds: Sequence[str | Sequence[str]],
     wheels: EmotionWheels,
     level: str = "level1",
 ) -> dict:
-    """Wheel hit rate of N predictions against N gold labels, averaged over samples then over wheels.
+    """Wheel hit rate of N predictions against N gold labels (each a label or a label set), averaged over samples
+    then over wheels (see the module docstring).
+
+    A sample scores |Y ∩ Ŷ|, the number of its gold clusters the prediction meets (the reference's
+    `calculate_openset_onehot_hitrate`). With one-label golds this is the 1/0 hit of earlier versions; with a
+    multi-label gold it is the size of the overlap, so the hit rate can exceed 1 (before, a sample scored 1 when the
+    sets met at all).
 
     Returns `hit_rate`, `mscore` (means over wheels), `per_wheel` ({wheel: {hit_rate, mscore, n_scored}}),
     `n_samples`, `n_gold_skipped` ({wheel: samples whose gold label missed that wheel}) and the misses by
@@ -68,7 +79,7 @@ def hit_rate(
             if not gold_set:
                 continue
             overlap = len(pred_set & gold_set)
-            hits.append(1.0 if overlap else 0.0)
+            hits.append(float(overlap))  # |Y ∩ Ŷ|, as calculate_openset_onehot_hitrate counts it
             reachable = len(pred_set & candidates)
             mscores.append(overlap / reachable if reachable else 0.0)
         skipped[wheel] = len(golds) - len(hits)

@@ -13,6 +13,11 @@ done at level 1 (the headline `fscore`) and at level 2 (`level2_*`).
 
 Difference from the reference: F is 0 (not NaN) when P + R = 0, and a wheel with no scored sample is `None`
 and left out of the means.
+
+Only `ovmer_metrics` gives the OV-MER F (keys `fscore`, `precision`, `recall`, `level2_*`). Without the wheels,
+`exact_set_metrics` gives the same set P/R/F on the labels as written (no synonym merging: "happy" and "joyful"
+differ), a different and usually lower figure; its keys say so (`exact_set_fscore`, ...), and each result's `note`
+names the figure it holds.
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ import numpy as np
 from .wheels import LEVELS, EmotionWheels, split_labels
 
 logger = logging.getLogger(__name__)
+
+OVMER_NOTE = "OV-MER F: label sets mapped onto emotion wheels 1-5, level 1 (level2_*: level 2)"
+EXACT_SET_NOTE = "exact-set F: labels compared as written, no emotion wheels; not the OV-MER F (pass wheels for it)"
 
 
 def fscore(precision: float, recall: float) -> float:
@@ -90,17 +98,22 @@ def ovmer_metrics(
     results["n_pred_empty"] = sum(1 for labels in pred_lists if not labels)
     results["gold_misses"] = dict(gold_misses)
     results["pred_misses"] = dict(pred_misses)
+    results["note"] = OVMER_NOTE
     return results
 
 
 def exact_set_metrics(
     preds: Sequence[str | Sequence[str] | None], golds: Sequence[str | Sequence[str] | None]
 ) -> dict:
-    """The same set P/R/F on the raw lower-cased labels, without any wheel (no synonym merging)."""
+    """The same set P/R/F on the raw lower-cased labels, without any wheel (no synonym merging).
+
+    Not the OV-MER F: the keys are `exact_set_fscore`, `exact_set_precision`, `exact_set_recall`,
+    `exact_set_n_scored` (they were `exact_*`), with `n_samples` and a `note` saying what was computed.
+    """
     if len(preds) != len(golds):
         raise ValueError(f"preds and golds differ in length: {len(preds)} vs {len(golds)}")
     result = set_prf([set(split_labels(p)) for p in preds], [set(split_labels(g)) for g in golds])
-    return {f"exact_{k}": v for k, v in result.items()} | {"n_samples": len(golds)}
+    return {f"exact_set_{k}": v for k, v in result.items()} | {"n_samples": len(golds), "note": EXACT_SET_NOTE}
 
 
-__all__ = ["exact_set_metrics", "fscore", "ovmer_metrics", "set_prf"]
+__all__ = ["EXACT_SET_NOTE", "OVMER_NOTE", "exact_set_metrics", "fscore", "ovmer_metrics", "set_prf"]

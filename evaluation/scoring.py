@@ -1,20 +1,28 @@
 """One entry point for every task: `score(task, predictions, references, wheels=None) -> dict`.
 
-Predictions are the model's free-text answers (parsed with `parse_answer` from the task prompts); references
-are the structured gold labels:
+Predictions are free-text answers, read with `parse_answer` of the task prompts, except: msa answers with
+`msa.parse_sentiment_answer` (numbers, "score: -0.6", JSON objects...); mer and mir answers are matched to the label
+set (`emotion_labels` / `intent_labels`, default the gold labels): "The speaker seems angry." reads "angry", an
+answer naming no label is unparsed (`n_unparsed`). References are the structured gold labels:
 
 | task | reference | metrics |
 |---|---|---|
 | msa | float score | MOSI/MOSEI regression (or CH-SIMS buckets with `msa_scheme="sims"`) + MLLM-style WAF |
-| mer | label string | wheel hit rate (needs wheels) + WAF / WAR / UAR |
-| ov-mer | list of labels or comma string | set P/R/F over wheels (exact-label set scores without wheels) |
+| mer | label, or label list / comma string | wheel hit rate (needs wheels) + WAF / WAR / UAR (one-label golds) |
+| ov-mer | list of labels or comma string | OV-MER set P/R/F over wheels; without wheels only `exact_set_*` |
 | eri | reason text | LLM-judge clue/label overlap when `judge` is given, always the offline `proxy_` scores |
-| mir | intent string | accuracy, macro and weighted F1/P/R |
+| mir | intent string | accuracy, macro and weighted F1/P/R over `intent_labels` (e.g. "mintrec") |
 | erg | {"emotion", "response"} or string | emotion accuracy, coarse hit rate, Dist-1/2 |
 | jx4mei | {"emotion", "intent", "explanation"} | each label's accuracy, F1; joint accuracy; explanation proxies |
 
     from nanoemox.evaluation.scoring import score
     score("mer", ["happy", "I feel sad"], ["happy", "sad"], wheels="shared/reference/emotion_wheel")
+
+The same scores as a 🤗 evaluate module, one config per task (`EVALUATE_MODULE` is its folder, as installed):
+
+    import evaluate
+    metric = evaluate.load(str(EVALUATE_MODULE), "mer", wheels="shared/reference/emotion_wheel")
+    metric.compute(predictions=["happy", "I feel sad"], references=["happy", "sad"])
 
 A checkpoint with the sentiment head (EGMF's regression head) also gives a continuous score per msa sample;
 `msa_views` then reports MSA from the head and keeps the text-parsed metrics as a second view.
@@ -23,24 +31,27 @@ A checkpoint with the sentiment head (EGMF's regression head) also gives a conti
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from nanoemox.modeling.prompts_nanoemox import TASKS, parse_answer
 
 from .erg import erg_metrics, parse_erg_answer
-from .eri import Judge, eri_proxy_metrics, judge_eri
+from .eri import Judge, emotion_words, eri_proxy_metrics, judge_eri
 from .jx4mei import jx4mei_metrics
 from .mer import classification_metrics, hit_rate
-from .mir import intent_metrics
-from .msa import mllm_sentiment_metrics, mosi_regression_metrics, sims_regression_metrics
+from .mir import intent_inventory, intent_metrics
+from .msa import mllm_sentiment_metrics, mosi_regression_metrics, parse_sentiment_answer, sims_regression_metrics
 from .ovmer import exact_set_metrics, ovmer_metrics
-from .wheels import EmotionWheels, as_wheels, split_labels
+from .wheels import EmotionWheels, as_wheels, normalize_label, split_labels
 
 logger = logging.getLogger(__name__)
 
 MSA_SCHEMES = ("mosi", "sims")
+EVALUATE_MODULE = Path(__file__).resolve().parent / "modules" / "nanoemox"
+_WORD = re.compile(r"[a-z][a-z\-']*")
 
 
 def normalize_task(task: str) -> str:
@@ -52,18 +63,27 @@ def normalize_task(task: str) -> str:
     return key
 
 
-def _score_msa(predictions: Sequence[str], references: Sequence[Any], scheme: str) -> dict:
+def _gold_scores(references: Sequence[Any]) -> list[float]:
+    golds = []
+    for i, reference in enumerate(references):
+        try:
+            golds.append(float(reference))
+        except (TypeError, ValueError):
+            raise ValueError(f"msa reference {i} is not a sentiment score: {reference!r}") from None
+    return golds
+
+
+def _score_msa(predictions: Sequence[Any], references: Sequence[Any], scheme: str) -> dict:
     if scheme not in MSA_SCHEMES:
         raise ValueError(f"msa_scheme must be one of {MSA_SCHEMES}, got {scheme!r}")
-    golds = [float(r) for r in references]
-    parsed = [parse_answer("msa", p) for p in predictions]
-    # an answer without a number is scored as 0.0 (neutral) so every sample stays in the regression metrics
-    scores = [p["score"] if p["score"] is not None else 0.0 for p in parsed]
+    golds = _gold_scores(references)
+    parsed = [parse_sentiment_answer(p) for p in predictions]
+    # an answer without a score is a miss (wrong, counted in n_score_missing), never a 0.0 that could be right
+    scores = [score for _, score in parsed]
     regression = (sims_regression_metrics if scheme == "sims" else mosi_regression_metrics)(scores, golds)
-    mllm = mllm_sentiment_metrics([p["sentiment"] for p in parsed], golds)
+    mllm = mllm_sentiment_metrics([word for word, _ in parsed], golds)
     results = dict(regression)
     results.update({f"mllm_{k}": v for k, v in mllm.items() if k != "n_samples"})
-    results["n_score_missing"] = sum(1 for p in parsed if p["score"] is None)
     results["scheme"] = scheme
     return results
 
@@ -87,7 +107,7 @@ def msa_views(
         return {**text_metrics, "score_source": "text"}
     if len(head_scores) != len(references):
         raise ValueError(f"{len(head_scores)} head scores but {len(references)} references")
-    golds = [float(r) for r in references]
+    golds = _gold_scores(references)
     try:
         regression = (sims_regression_metrics if msa_scheme == "sims" else mosi_regression_metrics)(head_scores, golds)
     except ValueError as err:
@@ -96,23 +116,71 @@ def msa_views(
     return {**regression, "scheme": msa_scheme, "score_source": "sentiment_head", "text_parsed": dict(text_metrics)}
 
 
-def _score_mer(predictions: Sequence[str], references: Sequence[str], wheels: EmotionWheels | None) -> dict:
-    first_words = [parse_answer("mer", p)["emotion"] for p in predictions]
-    results = classification_metrics(first_words, [str(r) for r in references])
+def _read_label(text: str, inventory: Collection[str]) -> str | None:
+    """The label a free-text answer gives, or `None` when it names none.
+
+    The whole answer when it is a label of `inventory` ("Ask for help."); else the inventory label it names first,
+    as whole words ("The speaker seems angry." -> "angry"); else a one-word answer as it stands (a label outside
+    the inventory: wrong, but read); else `None`, an unparsed answer.
+    """
+    lowered = " ".join(text.lower().split())
+    whole = lowered.strip(" .!?;:\"'")
+    if whole in inventory:
+        return whole
+    named = [
+        (match.start(), -len(label), label)
+        for label in inventory
+        if (match := re.search(rf"(?<![\w-]){re.escape(label)}(?![\w-])", lowered))
+    ]
+    if named:
+        return min(named)[2]
+    words = _WORD.findall(lowered)
+    return words[0] if len(words) == 1 else None
+
+
+def _emotion_label_set(text: str, wheels: EmotionWheels) -> list[str]:
+    # the comma-separated labels; an item that is no known emotion form (free text) gives the emotion words in it
+    labels = []
+    for item in parse_answer("ov-mer", text)["emotions"]:
+        labels.extend([item] if wheels.is_emotion_word(item) else emotion_words(item, wheels))
+    return labels
+
+
+def _score_mer(
+    predictions: Sequence[str],
+    references: Sequence[Any],
+    wheels: EmotionWheels | None,
+    emotion_labels: Sequence[str] | None,
+) -> dict:
+    gold_sets = [split_labels(r) for r in references]
+    empty = next((i for i, labels in enumerate(gold_sets) if not labels), None)
+    if empty is not None:
+        raise ValueError(f"mer reference {empty} has no label: {references[empty]!r}")
+    inventory = {normalize_label(label) for label in emotion_labels or [] if str(label).strip()}
+    inventory = inventory or {label for labels in gold_sets for label in labels}
+    read = [_read_label(p, inventory) for p in predictions]
+    # the classic metrics are single-label: they run over the samples whose gold is one label
+    single = [i for i, labels in enumerate(gold_sets) if len(labels) == 1]
+    if single:
+        results = classification_metrics([read[i] for i in single], [gold_sets[i][0] for i in single])
+    else:
+        results = {"waf": None, "war": None, "uar": None}
+    results |= {
+        "n_samples": len(predictions),
+        "n_unparsed": read.count(None),
+        "n_gold_multi_label": len(predictions) - len(single),
+    }
     if wheels is None:
         logger.warning("mer: no emotion wheels given, the hit rate is not computed")
         return results
-    # the hit rate reads every emotion the answer names (comma separated), as the reference reads a label set
-    label_sets = [parse_answer("ov-mer", p)["emotions"] for p in predictions]
-    return {**hit_rate(label_sets, [str(r) for r in references], wheels), **results}
+    # the hit rate reads every emotion the answer names, as the reference reads a label set
+    label_sets = [_emotion_label_set(p, wheels) for p in predictions]
+    return {**hit_rate(label_sets, gold_sets, wheels), **results}
 
 
-def _parse_intent(text: str, inventory: set[str]) -> str | None:
-    # multi-word intents ("Ask for help") are matched whole; otherwise the first word, as parse_answer reads it
-    whole = text.strip().strip(" .!\"'").lower()
-    if whole in inventory:
-        return whole
-    return parse_answer("mir", text)["intent"]
+def _intent_labels(labels: Sequence[str] | str | None) -> Sequence[str] | None:
+    # a string names a benchmark's inventory ("mintrec"); a sequence is the inventory itself
+    return intent_inventory(labels) if isinstance(labels, str) else labels
 
 
 def _erg_gold(reference: Any) -> str | None:
@@ -138,36 +206,45 @@ def score(
     *,
     judge: Judge | None = None,
     msa_scheme: str = "mosi",
-    intent_labels: Sequence[str] | None = None,
+    intent_labels: Sequence[str] | str | None = None,
     emotion_labels: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Score N free-text answers of `task` against N gold references (see the module table).
 
     Args:
         task: one of msa, mer, ov-mer, eri, mir, erg, jx4mei.
-        predictions: the model's answers.
+        predictions: the model's answers (for msa also numbers or JSON objects: other systems' score files).
         references: structured gold labels.
         wheels: an `EmotionWheels` or its directory (mer hit rate, ov-mer, erg fallback, eri label proxy).
         judge: a prompt -> reply callable for the ERI LLM judge (`OpenAIJudge`, `TransformersJudge`, ...).
         msa_scheme: "mosi" (MOSI/MOSEI metrics) or "sims" (CH-SIMS buckets).
-        intent_labels: the MIR / JX4MEI intent inventory (default: the gold intents present).
-        emotion_labels: the JX4MEI emotion inventory (default: the gold emotions present).
+        intent_labels: the MIR / JX4MEI intent inventory the averages run over: a benchmark's name ("mintrec",
+            "mintrec2", "jx4mei"; see `mir.INTENT_INVENTORIES`) or the labels. Default for mir: the union of gold
+            and predicted intents (sklearn's default; `label_set` in the result says which); for jx4mei: see
+            `jx4mei_metrics`.
+        emotion_labels: the emotion label set. mer: the labels a free-text answer is matched against (default: the
+            gold labels present). jx4mei: the inventory the averages run over (default: the gold and predicted
+            emotions).
     """
     task = normalize_task(task)
-    predictions = ["" if p is None else str(p) for p in predictions]
     if len(predictions) != len(references):
         raise ValueError(f"{len(predictions)} predictions but {len(references)} references")
-    if not predictions:
+    if not len(predictions):
         raise ValueError("no predictions to score")
+    if task == "msa":  # numbers stay numbers: other systems' files give bare scores
+        return _score_msa(list(predictions), references, msa_scheme)
+    predictions = ["" if p is None else str(p) for p in predictions]
     wheels = as_wheels(wheels)
-    if task == "msa":
-        results = _score_msa(predictions, references, msa_scheme)
-    elif task == "mer":
-        results = _score_mer(predictions, references, wheels)
+    if task == "mer":
+        results = _score_mer(predictions, references, wheels, emotion_labels)
     elif task == "ov-mer":
         preds = [parse_answer("ov-mer", p)["emotions"] for p in predictions]
         golds = [split_labels(r) for r in references]
-        results = ovmer_metrics(preds, golds, wheels) if wheels is not None else exact_set_metrics(preds, golds)
+        if wheels is None:
+            logger.warning("ov-mer: no emotion wheels given; reporting the exact-set F, not the OV-MER F")
+            results = exact_set_metrics(preds, golds)
+        else:
+            results = ovmer_metrics(preds, golds, wheels)
     elif task == "eri":
         golds = [str(r or "") for r in references]
         preds = [parse_answer("eri", p)["reason"] for p in predictions]
@@ -176,15 +253,15 @@ def score(
             results.update(judge_eri(preds, golds, judge))
     elif task == "mir":
         golds = [str(r) for r in references]
-        inventory = {label.lower().strip() for label in (intent_labels or golds)}
-        preds = [_parse_intent(p, inventory) for p in predictions]
-        results = intent_metrics(preds, golds, intent_labels)
+        labels = _intent_labels(intent_labels)
+        inventory = {label.lower().strip() for label in (labels or golds)}
+        results = intent_metrics([_read_label(p, inventory) for p in predictions], golds, labels)
     elif task == "jx4mei":
         results = jx4mei_metrics(
             [parse_answer("jx4mei", p) for p in predictions],
             [_jx4mei_gold(r) for r in references],
             emotion_labels=emotion_labels,
-            intent_labels=intent_labels,
+            intent_labels=_intent_labels(intent_labels),
         )
     else:
         parsed = [parse_erg_answer(p) for p in predictions]
@@ -194,4 +271,4 @@ def score(
     return results
 
 
-__all__ = ["MSA_SCHEMES", "msa_views", "normalize_task", "score"]
+__all__ = ["EVALUATE_MODULE", "MSA_SCHEMES", "msa_views", "normalize_task", "score"]

@@ -1,4 +1,5 @@
-"""Shared fixtures: real media files built once per test session (see `tests/media.py`), a local fake Hub."""
+"""Shared fixtures: real media files built once per test session (see `tests/media.py`), a local fake Hub; a
+summary line counting the tests skipped for want of the shared reference files (see `tests/reference_files.py`)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from huggingface_hub import constants as hub_constants
 try:
     from tests.fake_hub import FakeHub
     from tests.media import build_real_media
+    from tests.reference_files import MISSING_REFERENCE
 except ImportError:  # tests/ is not a package: pytest puts tests/ itself on sys.path
     from fake_hub import FakeHub
     from media import build_real_media
+    from reference_files import MISSING_REFERENCE
 
 
 @pytest.fixture(scope="session")
@@ -48,3 +51,14 @@ def fake_hub(monkeypatch, tmp_path):
         monkeypatch.setattr(_detect_agent, "_registry", {"standardEnvVars": [], "harnesses": {}}, raising=False)
         yield hub
         assert hub.unhandled == [], f"huggingface_hub called endpoints the fake Hub does not serve: {hub.unhandled}"
+
+
+def pytest_terminal_summary(terminalreporter):
+    """One line saying how many tests were skipped for want of the shared reference files (`reference_files`)."""
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if MISSING_REFERENCE in str(r.longrepr)]
+    if skipped:
+        terminalreporter.write_line(
+            f"{len(skipped)} test{'s' if len(skipped) > 1 else ''} skipped: {MISSING_REFERENCE} (emotion wheels, "
+            "annotation files; set NANOEMOX_SHARED to the shared folder). With CI set they fail instead.",
+            yellow=True,
+        )

@@ -12,7 +12,7 @@ import pytest
 from datasets import load_from_disk
 
 from nanoemox.evaluation.cli import main as evaluate_main
-from nanoemox.evaluation.jx4mei import jx4mei_metrics
+from nanoemox.evaluation.jx4mei import jx4mei_metrics, normalize_emotion, normalize_intent
 from nanoemox.evaluation.runner import reference_for
 from nanoemox.evaluation.scoring import score
 from nanoemox.modeling.prompts_nanoemox import (
@@ -28,11 +28,9 @@ from nanoemox.modeling.prompts_nanoemox import (
 from nanoemox.processing.convert import main as convert_main
 from nanoemox.processing.convert import run_conversion
 from nanoemox.processing.converters import get_converter
-from nanoemox.processing.converters.jx4mei import normalize_emotion, normalize_intent
 from nanoemox.processing.schema import FEATURES, make_example
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "converters" / "jx4mei"
-MODULES = Path(__file__).resolve().parents[1] / "evaluation" / "modules"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -181,6 +179,14 @@ def test_label_normalisation_and_schema():
         make_example(id="x", task="jx4mei", source="t", labels={"emotion": "happy"})
 
 
+def test_converter_and_metrics_share_one_label_normalisation():
+    # the converter maps gold labels with the very functions the metrics use: one definition, in evaluation/
+    from nanoemox.processing.converters import jx4mei as converter
+
+    assert converter.normalize_emotion is normalize_emotion and converter.normalize_intent is normalize_intent
+    assert not hasattr(converter, "EMOTION_ALIASES") and not hasattr(converter, "INTENT_ALIASES")
+
+
 # --------------------------------------------------------------------------------------------------
 # metrics
 
@@ -211,7 +217,8 @@ def test_metrics_by_hand():
     assert result["intent_accuracy"] == pytest.approx(1 / 2)
     assert result["intent_macro_f1"] == pytest.approx(5 / 9)  # (1 + 2/3 + 0) / 3
     assert result["intent_weighted_f1"] == pytest.approx(7 / 12)  # (1 + 2 * 2/3 + 0) / 4
-    assert result["intent_n_out_of_set"] == result["emotion_n_out_of_set"] == 1  # the unparsed 4th answer
+    assert result["intent_n_unparsed"] == result["emotion_n_unparsed"] == 1  # the 4th answer names neither
+    assert result["intent_n_out_of_set"] == result["emotion_n_out_of_set"] == 0
     # both right: samples 1 and 3 -> 2/4
     assert result["joint_accuracy"] == pytest.approx(1 / 2)
     # explanation, sample 2: pred [he is worried] vs gold [he asks because he is worried]: overlap 3 tokens,
@@ -234,7 +241,9 @@ def test_metrics_label_inventory_and_errors():
 
 def test_score_dispatch_dicts_and_gold_answer_strings():
     by_dict = score("jx4mei", ANSWERS, GOLDS)
-    assert by_dict == jx4mei_metrics([parse_answer("jx4mei", a) for a in ANSWERS], GOLDS)
+    # the free-text answers are parsed, then scored as in test_metrics_by_hand
+    assert (by_dict["joint_accuracy"], by_dict["emotion_accuracy"], by_dict["intent_accuracy"]) == (0.5, 0.75, 0.5)
+    assert by_dict["intent_macro_f1"] == pytest.approx(5 / 9) and by_dict["n_unparsable"] == 2
     gold_answers = [format_answer("jx4mei", {**g, "reason": g["explanation"]}) for g in GOLDS]
     by_string = score("JX4MEI", ANSWERS, gold_answers)  # task name normalised; gold answers parsed
     assert by_string["joint_accuracy"] == pytest.approx(1 / 2)
@@ -257,15 +266,6 @@ def test_cli_scoring_mode(tmp_path: Path, capsys):
     markdown = output.with_suffix(".md").read_text()
     assert "## jx4mei" in markdown and "| joint_accuracy | 0.5000 |" in markdown
     assert "| n_unparsable | 2 |" in capsys.readouterr().out
-
-
-def test_evaluate_module_loads_offline_by_path(monkeypatch, tmp_path: Path):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_EVALUATE_OFFLINE", "1")
-    evaluate = pytest.importorskip("evaluate")
-    metric = evaluate.load(str(MODULES / "nanoemox_jx4mei"), cache_dir=str(tmp_path))
-    result = metric.compute(predictions=ANSWERS, references=GOLDS)
-    assert result["joint_accuracy"] == pytest.approx(0.5) and result["intent_macro_f1"] == pytest.approx(5 / 9)
 
 
 # --------------------------------------------------------------------------------------------------

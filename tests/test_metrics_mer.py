@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from nanoemox.evaluation.mer import classification_metrics, hit_rate
 from nanoemox.evaluation.scoring import score
 from nanoemox.evaluation.wheels import EmotionWheels
+
+try:
+    from tests.reference_files import reference_dir
+except ImportError:  # tests/ is not a package: pytest puts tests/ itself on sys.path
+    from reference_files import reference_dir
 
 
 def tiny_wheels() -> EmotionWheels:
@@ -67,6 +69,22 @@ def test_hit_rate_reads_every_predicted_label():
     assert result["per_wheel"]["A"]["hit_rate"] == 1.0 and result["per_wheel"]["B"]["hit_rate"] == 1.0
 
 
+def test_hit_rate_adds_the_overlap_size_with_a_multi_label_gold():
+    # as the reference's calculate_openset_onehot_hitrate: a sample scores |Y & Ŷ|, not 1/0
+    preds = [["glad", "lonely"], ["sadness"], "sad"]
+    golds = [["happy", "lonely"], "happy, lonely", "happy"]
+    result = hit_rate(preds, golds, tiny_wheels())
+    # wheel A: s1 Y {happy, sad}, Ŷ {happy, sad}: 2; s2 Y {happy, sad}, Ŷ {sad}: 1; s3 Y {happy}, Ŷ {sad}: 0 -> 3/3
+    # wheel B: s1 {good, bad} & {good, bad}: 2; s2 {good, bad} & {bad}: 1; s3 {good} & {bad}: 0 -> 3/3
+    assert result["per_wheel"]["A"]["hit_rate"] == pytest.approx(1.0)
+    assert result["per_wheel"]["B"]["hit_rate"] == pytest.approx(1.0)
+    assert result["hit_rate"] == pytest.approx(1.0)  # a 1/0 hit per sample would give 2/3
+    # a hit rate above 1 is possible, as in the reference: one sample meeting both of its gold clusters
+    assert hit_rate([["glad", "lonely"]], [["happy", "lonely"]], tiny_wheels())["hit_rate"] == pytest.approx(2.0)
+    # mscore: candidates A {happy, sad}, B {good, bad}; per sample 2/2, 1/1, 0/1 -> 2/3 on both wheels
+    assert result["mscore"] == pytest.approx(2 / 3)
+
+
 def test_hit_rate_with_no_mappable_gold_is_none():
     result = hit_rate(["happy"], ["neutral"], tiny_wheels())
     assert result["hit_rate"] is None and result["n_gold_skipped"] == {"A": 1, "B": 1}
@@ -94,23 +112,42 @@ def test_score_mer_dispatch():
     assert "hit_rate" not in score("mer", ["happy"], ["happy"])  # no wheels: classic metrics only
 
 
-def shared_wheel_dir() -> Path | None:
-    candidates = []
-    if os.environ.get("NANOEMOX_SHARED"):
-        root = Path(os.environ["NANOEMOX_SHARED"])
-        candidates += [root / "reference" / "emotion_wheel", root / "emotion_wheel", root]
-    candidates.append(Path(__file__).resolve().parents[2] / "shared" / "reference" / "emotion_wheel")
-    return next((path for path in candidates if (path / "wheel1.xlsx").is_file()), None)
+def test_free_text_answers_without_wheels_are_matched_to_the_label_set():
+    answers = ["The speaker seems angry.", "Happy.", "I cannot tell.", "sad, maybe worried", "lonely"]
+    golds = ["angry", "happy", "sad", "sad", "sad"]
+    result = score("mer", answers, golds)
+    # read against the gold labels {angry, happy, sad}: "angry" (named in the text), "happy" (the whole answer),
+    # nothing (no label named: unparsed), "sad" (the first label named), "lonely" (a one-word answer outside the
+    # set: read, and wrong).  WAR 3/5 (reading first words, "the" and "i", gave 2/5 and no unparsed answer)
+    assert result["war"] == pytest.approx(0.6)
+    assert result["n_unparsed"] == 1
+    # angry F1 1 (support 1), happy 1 (1), sad TP 1 FN 2 -> P 1, R 1/3, F 1/2 (3): WAF (1 + 1 + 1.5) / 5 = 0.7
+    assert result["waf"] == pytest.approx(0.7)
+    assert result["uar"] == pytest.approx(7 / 9)  # (1 + 1 + 1/3) / 3
+    # the dataset's label set, when given, is what answers are matched against
+    worried = score("mer", ["She is clearly worried."], ["sad"], emotion_labels=["Sad", "Worried"])
+    assert (worried["war"], worried["n_unparsed"]) == (0.0, 0)  # read "worried": a wrong label, not unparsed
+
+
+def test_multi_label_gold_and_free_text_with_wheels():
+    result = score("mer", ["glad, lonely", "happy"], [["happy", "lonely"], "sad"], wheels=tiny_wheels())
+    # hit rate: s1 meets both gold clusters on A ({happy, sad}) and B ({good, bad}): 2; s2 misses: 0 -> 1 per wheel
+    assert result["hit_rate"] == pytest.approx(1.0)
+    # the classic metrics are single-label: only s2 ("happy" vs "sad") counts
+    assert (result["war"], result["n_gold_multi_label"]) == (0.0, 1)
+    # a free-text answer gives the emotion words it names ("lonely" -> sad / bad): a hit on both wheels
+    assert score("mer", ["The speaker seems lonely."], ["sad"], wheels=tiny_wheels())["hit_rate"] == 1.0
+    with pytest.raises(ValueError, match="mer reference 1 has no label: ''"):
+        score("mer", ["happy", "sad"], ["happy", ""])
 
 
 def test_hit_rate_on_real_wheels():
-    directory = shared_wheel_dir()
-    if directory is None:
-        pytest.skip("shared/reference/emotion_wheel not found (set NANOEMOX_SHARED)")
-    wheels = EmotionWheels.from_dir(directory)
+    wheels = EmotionWheels.from_dir(reference_dir("emotion_wheel", "wheel1.xlsx"))
     # "happiness"/"happy" and "furious"/"angry" land on the same cluster on every wheel; "xyz" is no form
-    assert wheels.map_label("happiness") == wheels.map_label("happy")
-    assert wheels.map_label("furious") == wheels.map_label("angry")
+    happy = {"wheel1": "happy", "wheel2": "happy", "wheel3": "joyful", "wheel4": "joy", "wheel5": "powerful"}
+    angry = {"wheel1": "mad", "wheel2": "angry", "wheel3": "mad", "wheel4": "anger", "wheel5": "mad"}
+    assert wheels.map_label("happiness") == wheels.map_label("happy") == happy
+    assert wheels.map_label("furious") == wheels.map_label("angry") == angry
     result = hit_rate(["happiness", "furious", "xyz", "happy"], ["happy", "angry", "sad", "neutral"], wheels)
     # per wheel: hits 1, 1, 0 and "neutral" skipped -> 2/3 on each wheel, 2/3 overall
     assert result["hit_rate"] == pytest.approx(2 / 3)

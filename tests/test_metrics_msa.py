@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from nanoemox.evaluation.msa import mllm_sentiment_metrics, mosi_regression_metrics, sims_regression_metrics
+from nanoemox.evaluation.cli import main
+from nanoemox.evaluation.msa import (
+    mllm_sentiment_metrics,
+    mosi_regression_metrics,
+    parse_sentiment_answer,
+    sims_regression_metrics,
+)
 from nanoemox.evaluation.scoring import score
 
 
@@ -66,12 +74,78 @@ def test_mllm_style_by_hand():
 def test_score_msa_from_free_text():
     answers = ["positive (score 1.20)", "negative (score -0.80)", "neutral", "I am not sure"]
     result = score("msa", answers, [1.0, -1.0, 0.5, -0.5])
-    # scores read [1.2, -0.8, missing -> 0.0, missing -> 0.0]; MAE = (0.2 + 0.2 + 0.5 + 0.5) / 4 = 0.35
-    assert result["mae"] == pytest.approx(0.35)
+    # scores read [1.2, -0.8, miss, miss]; MAE over the 2 answered samples = (0.2 + 0.2) / 2 = 0.2
+    assert result["mae"] == pytest.approx(0.2)
     assert result["n_score_missing"] == 2
+    # has-0: gold [T F T F], preds [T F miss miss] -> 2/4 (a miss is wrong whatever the gold)
+    assert result["has0_acc2"] == pytest.approx(0.5)
     # MLLM words: positive, negative, neutral, unparsed vs gold pos, neg, pos, neg -> accuracy 2/4
-    assert result["mllm_accuracy"] == pytest.approx(0.5)
+    assert result["mllm_accuracy"] == pytest.approx(0.5) and result["mllm_n_unparsed"] == 1
     sims = score("msa", answers, [1.0, -1.0, 0.5, -0.5], msa_scheme="sims")
-    assert {"acc2", "acc3", "acc5", "f1"} <= set(sims)
+    # clipped preds [1.0, -0.8, miss, miss]. acc2 buckets gold [1 0 1 0], preds [1 0 - -] -> 2/4;
+    # acc3 gold [2 0 2 0], preds [2 0 - -] -> 2/4; acc5 gold [4 0 3 1], preds [4 0 - -] -> 2/4
+    assert (sims["acc2"], sims["acc3"], sims["acc5"]) == pytest.approx((0.5, 0.5, 0.5))
+    # f1 on acc2 buckets: each class TP 1, FN 1 -> F 2/3, support 2 each -> 2/3; MAE (0 + 0.2) / 2 = 0.1
+    assert sims["f1"] == pytest.approx(2 / 3) and sims["mae"] == pytest.approx(0.1)
+    assert sims["n_score_missing"] == 2 and sims["scheme"] == "sims"
     with pytest.raises(ValueError, match="msa_scheme"):
         score("msa", answers, [1.0, -1.0, 0.5, -0.5], msa_scheme="mosei2")
+    with pytest.raises(ValueError, match="msa reference 1 is not a sentiment score: 'positive'"):
+        score("msa", answers[:2], [1.0, "positive"])
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (-0.6, ("negative", -0.6)),  # a number, not a string
+        (2, ("positive", 2.0)),
+        ("-0.6", ("negative", -0.6)),
+        ("Sentiment score: -0.6", ("negative", -0.6)),
+        ("positive (2.0)", ("positive", 2.0)),
+        ('{"score": 1.5}', ("positive", 1.5)),
+        ({"sentiment": "Negative", "score": 0.4}, ("negative", 0.4)),  # a named word wins over the sign
+        ("positive (score 1.20)", ("positive", 1.2)),
+        ("Score = +1.5", ("positive", 1.5)),
+        ("\u22121.2", ("negative", -1.2)),  # a typographic minus
+        ("I would say -0.6.", ("negative", -0.6)),
+        ("neutral", ("neutral", None)),
+        ("I am not sure", (None, None)),
+        ("v1.5 is the model", (None, None)),  # digits inside a word are no score
+        ("", (None, None)),
+        (None, (None, None)),
+        (True, (None, None)),
+        (float("nan"), (None, None)),
+    ],
+)
+def test_parse_sentiment_answer_forms(answer, expected):
+    assert parse_sentiment_answer(answer) == expected
+
+
+def test_plain_numeric_predictions_score_as_numbers(tmp_path, capsys):
+    # a whole file of bare numbers, as other systems and annotation files give them
+    result = score("msa", [1.2, -0.8, 0.4], [1.0, -1.0, 0.5])
+    # MAE = (0.2 + 0.2 + 0.1) / 3 = 1/6; every sign right; nothing missing
+    assert result["mae"] == pytest.approx(1 / 6)
+    assert result["has0_acc2"] == 1.0 and result["mllm_accuracy"] == 1.0 and result["n_score_missing"] == 0
+    rows = [(1.2, 1.0), ("-0.8", -1.0), ({"score": 0.4}, 0.5)]
+    path = tmp_path / "msa.jsonl"
+    path.write_text("".join(json.dumps({"prediction": p, "reference": r}) + "\n" for p, r in rows))
+    assert main(["--task", "msa", "--predictions", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "| mae | 0.1667 |" in out and "| n_score_missing | 0 |" in out
+
+
+def test_an_unparsable_answer_is_a_miss_not_a_neutral_score():
+    # gold 0.0: reading the unparsable answer as 0.0 would make it right (0 >= 0, round(0) == 0)
+    result = score("msa", ["positive (score 1.20)", "I am not sure"], [1.0, 0.0])
+    assert result["has0_acc2"] == pytest.approx(0.5) and result["acc7"] == pytest.approx(0.5)
+    # has-0 F1: class T (support 2): TP 1, FN 1 -> P 1, R 1/2, F 2/3 -> weighted 2/3
+    assert result["has0_f1"] == pytest.approx(2 / 3)
+    assert result["mae"] == pytest.approx(0.2) and result["corr"] is None  # over the one answered sample
+    assert result["n_score_missing"] == 1
+    sims = sims_regression_metrics([0.5, None], [0.6, 0.0])
+    # acc2 buckets: gold [1 0], pred [1 miss] -> 1/2 (0.0 would have landed in gold's bucket 0)
+    assert sims["acc2"] == pytest.approx(0.5) and sims["f1"] == pytest.approx(0.5)
+    assert sims["n_score_missing"] == 1
+    nothing = mosi_regression_metrics([None, None], [1.0, -1.0])
+    assert nothing["has0_acc2"] == 0.0 and nothing["mae"] is None and nothing["n_score_missing"] == 2

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from nanoemox.evaluation.ovmer import exact_set_metrics, ovmer_metrics, set_prf
 from nanoemox.evaluation.scoring import score
 from nanoemox.evaluation.wheels import EmotionWheels
+
+try:
+    from tests.reference_files import reference_dir
+except ImportError:  # tests/ is not a package: pytest puts tests/ itself on sys.path
+    from reference_files import reference_dir
 
 
 def tiny_wheels() -> EmotionWheels:
@@ -70,28 +72,24 @@ def test_score_ovmer_parses_free_text_and_falls_back_without_wheels():
     result = score("ov-mer", ["Glad; lonely."], [["happy", "sad"]], wheels=tiny_wheels())
     # A: Ŷ {happy, sad} == Y -> F 1; B: {good, bad} == Y -> F 1
     assert result["fscore"] == pytest.approx(1.0)
+    assert result["note"].startswith("OV-MER F") and not any(key.startswith("exact_set") for key in result)
     exact = score("ov-mer", ["happy, excited"], ["happy, sad, calm"])
     # raw labels: P = 1/2, R = 1/3, F = 2 * (1/6) / (5/6) = 2/5
-    assert exact["exact_fscore"] == pytest.approx(0.4)
-    assert exact == exact_set_metrics(["happy, excited"], ["happy, sad, calm"])
-
-
-def shared_wheel_dir() -> Path | None:
-    candidates = []
-    if os.environ.get("NANOEMOX_SHARED"):
-        root = Path(os.environ["NANOEMOX_SHARED"])
-        candidates += [root / "reference" / "emotion_wheel", root / "emotion_wheel", root]
-    candidates.append(Path(__file__).resolve().parents[2] / "shared" / "reference" / "emotion_wheel")
-    return next((path for path in candidates if (path / "wheel1.xlsx").is_file()), None)
+    assert exact["exact_set_fscore"] == pytest.approx(0.4)
+    assert exact["exact_set_precision"] == pytest.approx(0.5) and exact["exact_set_recall"] == pytest.approx(1 / 3)
+    # nothing in the wheel-less result may pass for the OV-MER F
+    assert not {"fscore", "precision", "recall", "level2_fscore"} & set(exact)
+    assert "not the OV-MER F" in exact["note"]
+    # no synonym merging without wheels: "glad" is not "happy" (with the wheels above it is)
+    assert exact_set_metrics(["glad"], ["happy"])["exact_set_fscore"] == 0.0
 
 
 def test_ovmer_on_real_wheels():
-    directory = shared_wheel_dir()
-    if directory is None:
-        pytest.skip("shared/reference/emotion_wheel not found (set NANOEMOX_SHARED)")
-    wheels = EmotionWheels.from_dir(directory)
-    # "happy" and "sad" fall in different level-1 clusters on every wheel, and "happiness" lands with "happy"
-    assert all(wheels.cluster("happy", w) != wheels.cluster("sad", w) for w in wheels.wheel_names)
+    wheels = EmotionWheels.from_dir(reference_dir("emotion_wheel", "wheel1.xlsx"))
+    # "happy" and "sad" fall in different level-1 clusters on every wheel, and "happiness" and "joy" land with "happy"
+    happy = {"wheel1": "happy", "wheel2": "happy", "wheel3": "joyful", "wheel4": "joy", "wheel5": "powerful"}
+    assert wheels.map_label("happy") == wheels.map_label("happiness") == wheels.map_label("joy") == happy
+    assert wheels.map_label("sad") == dict.fromkeys(wheels.wheel_names, "sad")
     result = ovmer_metrics(["happiness", "joy"], ["happy, sad", "neutral"], wheels, levels=("level1",))
     # per wheel: s1 Y {c(happy), c(sad)}, Ŷ {c(happy)}: P 1, R 1/2, F 2/3; s2 gold "neutral" maps to nothing: skipped
     assert result["fscore"] == pytest.approx(2 / 3)

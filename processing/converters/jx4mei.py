@@ -14,8 +14,8 @@ row; the split comes from the file name (`val.json` -> validation).
 | schema field      | from                                                                                |
 |-------------------|-------------------------------------------------------------------------------------|
 | id                | `jx4mei-<video_id>` (or the stem of `video_path` when there is no id)               |
-| labels.emotion    | `emotion`, mapped onto `JX4MEI_EMOTIONS` (case, inflections, MC-EIU abbreviations)  |
-| labels.intent     | `intent`, mapped onto `JX4MEI_INTENTS` the same way                                 |
+| labels.emotion    | `emotion`, mapped onto `JX4MEI_EMOTIONS` (`evaluation.jx4mei.normalize_emotion`)    |
+| labels.intent     | `intent`, mapped onto `JX4MEI_INTENTS` (`evaluation.jx4mei.normalize_intent`)       |
 | labels.reason     | `explanation` (the joint, co-occurrence rationale; the answer's `because:` part)     |
 | video             | `video_path`, else `<video_id>.mp4` or `videos/<video_id>.mp4` (the authors' loader) |
 | audio             | `audio_path` when given (the authors' separate wav), else the video's own track      |
@@ -32,69 +32,10 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+from nanoemox.evaluation.jx4mei import normalize_emotion, normalize_intent
 from nanoemox.modeling.prompts_nanoemox import JX4MEI_EMOTIONS, JX4MEI_INTENTS
 
 from .base import MediaResolver, Record, Reject, build_row, find_files, read_text, split_from_name
-
-# other spellings seen for the same classes: inflections, and the three-letter abbreviations of MC-EIU's figures
-EMOTION_ALIASES = {
-    "happiness": "happy",
-    "joy": "happy",
-    "joyful": "happy",
-    "hap": "happy",
-    "surprised": "surprise",
-    "sur": "surprise",
-    "sadness": "sad",
-    "disgusted": "disgust",
-    "dis": "disgust",
-    "angry": "anger",
-    "ang": "anger",
-    "fearful": "fear",
-    "afraid": "fear",
-    "scared": "fear",
-    "fea": "fear",
-    "neu": "neutral",
-}
-INTENT_ALIASES = {
-    "question": "questioning",
-    "que": "questioning",
-    "agree": "agreeing",
-    "agreement": "agreeing",
-    "agr": "agreeing",
-    "acknowledge": "acknowledging",
-    "acknowledgement": "acknowledging",
-    "acknowledgment": "acknowledging",
-    "ack": "acknowledging",
-    "encourage": "encouraging",
-    "encouragement": "encouraging",
-    "enc": "encouraging",
-    "console": "consoling",
-    "consolation": "consoling",
-    "con": "consoling",
-    "suggest": "suggesting",
-    "suggestion": "suggesting",
-    "sug": "suggesting",
-    "wish": "wishing",
-    "wis": "wishing",
-    "sympathize": "sympathizing",
-    "sympathise": "sympathizing",
-    "sympathising": "sympathizing",
-    "sympathy": "sympathizing",
-    "sym": "sympathizing",
-    "neu": "neutral",
-}
-
-
-def normalize_emotion(word: str | None) -> str | None:
-    """`"Happiness"`, `"Hap"` -> `"happy"`; a word outside `JX4MEI_EMOTIONS` comes back lower-cased."""
-    key = str(word or "").strip().strip(".").lower()
-    return EMOTION_ALIASES.get(key, key) or None
-
-
-def normalize_intent(word: str | None) -> str | None:
-    """`"Consoling"`, `"Con"` -> `"consoling"`; a word outside `JX4MEI_INTENTS` comes back lower-cased."""
-    key = str(word or "").strip().strip(".").lower()
-    return INTENT_ALIASES.get(key, key) or None
 
 
 def _text(value: object) -> str:
@@ -183,4 +124,4 @@ def convert_jx4mei(path: str | Path, media_root: str | Path | None = None) -> It
             )
 
 
-__all__ = ["EMOTION_ALIASES", "INTENT_ALIASES", "convert_jx4mei", "normalize_emotion", "normalize_intent"]
+__all__ = ["convert_jx4mei"]
