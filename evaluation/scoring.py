@@ -36,7 +36,7 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from nanoemox.modeling.prompts_nanoemox import TASKS, parse_answer
+from nanoemox.modeling.prompts_nanoemox import normalize_task, parse_answer
 
 from .erg import erg_metrics, parse_erg_answer
 from .eri import Judge, emotion_words, eri_proxy_metrics, judge_eri
@@ -52,15 +52,6 @@ logger = logging.getLogger(__name__)
 MSA_SCHEMES = ("mosi", "sims")
 EVALUATE_MODULE = Path(__file__).resolve().parent / "modules" / "nanoemox"
 _WORD = re.compile(r"[a-z][a-z\-']*")
-
-
-def normalize_task(task: str) -> str:
-    """ "OV_MER", "ovmer", "ov-mer" -> "ov-mer"; `ValueError` for an unknown task."""
-    key = str(task).lower().replace("_", "-")
-    key = "ov-mer" if key == "ovmer" else key
-    if key not in TASKS:
-        raise ValueError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
-    return key
 
 
 def _gold_scores(references: Sequence[Any]) -> list[float]:
