@@ -48,8 +48,9 @@ def push_checkpoint(
     if not (model_dir / "config.json").is_file():
         raise ValueError(f"model_dir={str(model_dir)!r}: not a checkpoint folder (no config.json)")
     if create_pr and revision not in (None, DEFAULT_REVISION):
-        raise ValueError(f"revision={revision!r}: create_pr opens a pull request against main; push to a branch "
-                         "without create_pr")
+        raise ValueError(
+            f"revision={revision!r}: create_pr opens a pull request against main; push to a branch without create_pr"
+        )
     if not (model_dir / "README.md").is_file():
         logger.warning("%s has no README.md; write the card first: nanoemox card --model %s", model_dir, model_dir)
     api = HfApi(endpoint=endpoint, token=token)

@@ -36,6 +36,8 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from huggingface_hub.errors import HFValidationError
 from huggingface_hub.utils import validate_repo_id
 
+from nanoemox.modeling.requirements_nanoemox import pip_install_line
+
 logger = logging.getLogger(__name__)
 
 TEMPLATE_PATH = Path(__file__).with_name("template.md")
@@ -82,8 +84,16 @@ TASK_NAMES = {
     "mir": "Multimodal intent recognition (MIR)",
     "erg": "Empathic response generation (ERG)",
 }
-BASE_TAGS = ["emotion-recognition", "multimodal", "nanoemox", "custom_code", "affective-computing",
-             "sentiment-analysis", "video", "audio"]
+BASE_TAGS = [
+    "emotion-recognition",
+    "multimodal",
+    "nanoemox",
+    "custom_code",
+    "affective-computing",
+    "sentiment-analysis",
+    "video",
+    "audio",
+]
 
 
 # --------------------------------------------------------------------------------------------- components
@@ -133,19 +143,108 @@ def describe_components(config: Mapping[str, Any]) -> list[dict[str, Any]]:
         else:
             base = None
             origin = "local folder, not on the Hub" if name else "randomly initialised"
-        rows.append({"key": key, "label": label, "model_type": sub.get("model_type", "?"), "size": _size(key, sub),
-                     "base_model": base, "origin": origin})
+        rows.append(
+            {
+                "key": key,
+                "label": label,
+                "model_type": sub.get("model_type", "?"),
+                "size": _size(key, sub),
+                "base_model": base,
+                "origin": origin,
+            }
+        )
     return rows
 
 
 def checkpoint_kind(components: Sequence[Mapping[str, Any]], config: Mapping[str, Any]) -> str:
-    """"pretrained" (every component known), "partial" (some), "tiny" or "random" (none)."""
+    """ "pretrained" (every component known), "partial" (some), "tiny" or "random" (none)."""
     known = sum(c["base_model"] is not None for c in components)
     if known == len(components):
         return "pretrained"
     if known:
         return "partial"
     return "tiny" if (config.get("text_config") or {}).get("hidden_size", 0) < 256 else "random"
+
+
+# --------------------------------------------------------------------------------------------- training
+
+MODULE_LABELS = {
+    "vision_tower": "frame encoder",
+    "audio_tower": "speech encoder",
+    "face_backbone": "face backbone",
+    "language_model": "language model",
+    "frame_adapter": "frame adapter",
+    "audio_adapter": "speech adapter",
+    "face_fusion": "face fusion",
+    "face_adapter": "face temporal block",
+    "fusion": "fusion encoder",
+    "sentiment_head": "sentiment head",
+    "lm_head": "LM head",
+}
+
+
+def training_state(config: Mapping[str, Any]) -> dict[str, Any]:
+    """What the checkpoint's weights have been through, from `config.training_history` (recorded by every save).
+
+    Returns {"state", "summary", "entries"}; state is "untrained" (no training recorded: the new modules hold their
+    initial weights), "partly trained" (some stages of a curriculum), "trained" (every stage of one) or "fine-tuned"
+    (weights changed after loading another checkpoint, outside a curriculum) or "not recorded" (saved from a
+    checkpoint written before the history was recorded).
+    """
+    entries = [dict(e) for e in (config.get("training_history") or [])]
+    for entry in entries:
+        changed = entry.get("changed")
+        entry["changed_labels"] = None if changed is None else [MODULE_LABELS.get(m, m) for m in changed]
+        entry["data_text"] = _format_data(entry["data"]) if entry.get("data") else None
+    if not entries:
+        return {
+            "state": "untrained",
+            "summary": "untrained: no training is recorded for these weights; the adapters, "
+            "the face modules and the fusion encoder hold the weights they were initialised with",
+            "entries": [],
+        }
+    last = entries[-1]
+    if "stage" not in last and last.get("changed") is None:
+        return {"state": "not recorded", "entries": entries,
+                "summary": f"saved from `{last.get('from') or 'unknown'}`, a checkpoint that did not record its "
+                "weights; what they went through is not known"}
+    if "stage" not in last:
+        changed = last["changed_labels"]
+        what = (
+            "changes not recorded"
+            if changed is None
+            else ("no weights changed" if not changed else "changed: " + ", ".join(changed))
+        )
+        data = f"; data: {_format_data(last['data'])}" if last.get("data") else "; data not recorded"
+        return {
+            "state": "fine-tuned",
+            "entries": entries,
+            "summary": f"fine-tuned from `{last.get('from') or 'unknown'}` ({what}){data}",
+        }
+    stages = [e for e in entries if "stage" in e and e.get("curriculum") == last.get("curriculum")]
+    names = ", ".join(f"`{e['stage']}`" for e in stages)
+    total = last.get("of")
+    done = last.get("index")
+    if total and done == total:
+        return {
+            "state": "trained",
+            "entries": entries,
+            "summary": f"trained with every stage of the `{last.get('curriculum')}` curriculum ({names})",
+        }
+    return {
+        "state": "partly trained",
+        "entries": entries,
+        "summary": f"partly trained: stage {done} of {total or '?'} of the `{last.get('curriculum')}` curriculum "
+        f"({names}); the later stages have not run",
+    }
+
+
+def _format_data(data: Any) -> str:
+    if isinstance(data, Mapping):
+        return ", ".join(f"{k} ({v})" for k, v in data.items())
+    if isinstance(data, (list, tuple)):
+        return ", ".join(map(str, data))
+    return str(data)
 
 
 # ------------------------------------------------------------------------------------------- parameters
@@ -259,14 +358,32 @@ def _format_lr(stage: Mapping[str, Any]) -> str:
 def _format_length(stage: Mapping[str, Any]) -> str:
     epochs = next((stage[k] for k in ("epochs", "num_train_epochs") if k in stage), None)
     steps = next((stage[k] for k in ("steps", "steps_per_epoch", "max_steps", "iters") if k in stage), None)
-    parts = [f"{_cell(epochs)} epoch{'' if epochs == 1 else 's'}" if epochs is not None else "",
-             f"{_cell(steps)} steps" if steps is not None else ""]
+    parts = [
+        f"{_cell(epochs)} epoch{'' if epochs == 1 else 's'}" if epochs is not None else "",
+        f"{_cell(steps)} steps" if steps is not None else "",
+    ]
     return " × ".join(p for p in parts if p) or "–"
 
 
 STAGE_KEYS = {
-    "name", "description", "mixture", "data", "datasets", "trainable", "trains", "steps", "steps_per_epoch",
-    "max_steps", "iters", "epochs", "num_train_epochs", "lr", "learning_rate", "min_lr", "min_learning_rate", "where",
+    "name",
+    "description",
+    "mixture",
+    "data",
+    "datasets",
+    "trainable",
+    "trains",
+    "steps",
+    "steps_per_epoch",
+    "max_steps",
+    "iters",
+    "epochs",
+    "num_train_epochs",
+    "lr",
+    "learning_rate",
+    "min_lr",
+    "min_learning_rate",
+    "where",
 }
 
 
@@ -287,15 +404,17 @@ def curriculum_rows(curriculum: Mapping[str, Any]) -> list[dict[str, str]]:
         if stage.get("where"):  # only the rows whose column / meta key matches
             data += " where " + ", ".join(f"{k} = {_cell(v)}" for k, v in stage["where"].items())
         other = {k: v for k, v in stage.items() if k not in STAGE_KEYS}
-        rows.append({
-            "name": _cell(stage.get("name") or f"stage {number}"),
-            "trainable": _cell(trainable),
-            "mixture": data,
-            "length": _format_length(stage),
-            "lr": _format_lr(stage),
-            "other": _cell(other),
-            "description": _cell(stage.get("description")) if stage.get("description") else "",
-        })
+        rows.append(
+            {
+                "name": _cell(stage.get("name") or f"stage {number}"),
+                "trainable": _cell(trainable),
+                "mixture": data,
+                "length": _format_length(stage),
+                "lr": _format_lr(stage),
+                "other": _cell(other),
+                "description": _cell(stage.get("description")) if stage.get("description") else "",
+            }
+        )
     return rows
 
 
@@ -337,6 +456,7 @@ def eval_records(payload: Any, *, default_dataset: str | None = None) -> list[di
 
     Accepted shapes:
         {"task": "mer", "dataset": "MER2023", "metrics": {"hit_rate": 0.7}, "split": "test", "dataset_id": ...}
+        {"split": "test", "datasets": {name: {condition: {task: metrics}}}}   (a curriculum's eval_results.json)
         a list of those
         {"results": [...those...]}
         {"meta": {"dataset": ...}, "results": {"mer": {"hit_rate": 0.7, ...}}}   (the `nanoemox evaluate` file)
@@ -346,6 +466,18 @@ def eval_records(payload: Any, *, default_dataset: str | None = None) -> list[di
         return [record for item in payload for record in eval_records(item, default_dataset=default_dataset)]
     if not isinstance(payload, Mapping):
         raise ValueError(f"evaluation results: expected a mapping or a list, got {type(payload).__name__}")
+    if isinstance(payload.get("datasets"), Mapping) and "metrics" not in payload:  # a curriculum's eval_results.json
+        records = []
+        for name, conditions in payload["datasets"].items():
+            for condition, tasks in conditions.items():
+                label = name if condition == "all_modalities" else f"{name} ({condition.replace('_', ' ')})"
+                records += eval_records(
+                    [
+                        {"task": t, "dataset": label, "split": payload.get("split"), "metrics": m}
+                        for t, m in tasks.items()
+                    ]
+                )
+        return records
     if "results" in payload and "metrics" not in payload:
         meta = payload.get("meta") or {}
         dataset = payload.get("dataset") or meta.get("dataset") or default_dataset
@@ -358,14 +490,16 @@ def eval_records(payload: Any, *, default_dataset: str | None = None) -> list[di
     metrics = _numeric_metrics(payload["metrics"])
     if not metrics:
         logger.warning("evaluation results: no numeric metrics for task %s", payload["task"])
-    return [{
-        "task": str(payload["task"]),
-        "dataset": str(payload.get("dataset") or default_dataset or "unspecified"),
-        "dataset_id": payload.get("dataset_id"),
-        "split": payload.get("split"),
-        "metrics": metrics,
-        "source_url": payload.get("source_url"),
-    }]
+    return [
+        {
+            "task": str(payload["task"]),
+            "dataset": str(payload.get("dataset") or default_dataset or "unspecified"),
+            "dataset_id": payload.get("dataset_id"),
+            "split": payload.get("split"),
+            "metrics": metrics,
+            "source_url": payload.get("source_url"),
+        }
+    ]
 
 
 def load_eval(paths: Iterable[str | os.PathLike]) -> list[dict[str, Any]]:
@@ -380,16 +514,18 @@ def to_eval_results(records: Sequence[Mapping[str, Any]]) -> list[EvalResult]:
     results = []
     for record in records:
         for metric, value in record["metrics"].items():
-            results.append(EvalResult(
-                task_type=record["task"],
-                task_name=TASK_NAMES.get(record["task"], record["task"]),
-                dataset_type=record.get("dataset_id") or record["dataset"],
-                dataset_name=record["dataset"],
-                dataset_split=record.get("split"),
-                metric_type=metric,
-                metric_value=value,
-                source_url=record.get("source_url"),
-            ))
+            results.append(
+                EvalResult(
+                    task_type=record["task"],
+                    task_name=TASK_NAMES.get(record["task"], record["task"]),
+                    dataset_type=record.get("dataset_id") or record["dataset"],
+                    dataset_name=record["dataset"],
+                    dataset_split=record.get("split"),
+                    metric_type=metric,
+                    metric_value=value,
+                    source_url=record.get("source_url"),
+                )
+            )
     return results
 
 
@@ -485,6 +621,9 @@ def render_card(
 
     components = describe_components(config)
     kind = checkpoint_kind(components, config)
+    training = training_state(config)
+    if eval_results is None and (model_dir / "eval_results.json").is_file():  # the curriculum's held-out scores
+        eval_results = [model_dir / "eval_results.json"]
     if base_model is None:
         bases = [c["base_model"] for c in components if c["base_model"]]
         base_model = bases or None
@@ -501,8 +640,15 @@ def render_card(
 
     repo_id = repo_id or f"<namespace>/{model_dir.resolve().name}"
     model_name = model_name or repo_id.split("/")[-1]
-    dataset_ids = list(dict.fromkeys([*(datasets or []), *_curriculum_datasets(curriculum or {}),
-                                      *(r["dataset_id"] for r in records if is_hub_id(r.get("dataset_id")))]))
+    dataset_ids = list(
+        dict.fromkeys(
+            [
+                *(datasets or []),
+                *_curriculum_datasets(curriculum or {}),
+                *(r["dataset_id"] for r in records if is_hub_id(r.get("dataset_id"))),
+            ]
+        )
+    )
     tags = [*BASE_TAGS, *extra_tags] + (["tiny-random"] if kind in ("tiny", "random") else [])
     card_data = ModelCardData(
         base_model=base_model,
@@ -520,6 +666,8 @@ def render_card(
         "model_name": model_name,
         "repo_id": repo_id,
         "kind": kind,
+        "training": training,
+        "pip_install": pip_install_line(),
         "components": components,
         "arch": architecture(config),
         "text_config": config.get("text_config") or {},
@@ -547,8 +695,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nanoemox card", description=__doc__.split("\n")[0])
     parser.add_argument("--model", required=True, help="checkpoint folder (config.json, *.safetensors)")
     parser.add_argument("--curriculum", help="curriculum YAML with a top-level 'stages' list")
-    parser.add_argument("--eval", nargs="+", action="extend", default=[], metavar="FILE.json",
-                        help="evaluation result JSON files (repeatable)")
+    parser.add_argument(
+        "--eval",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="FILE.json",
+        help="evaluation result JSON files (repeatable)",
+    )
     parser.add_argument("--output", help="where to write the card (default: MODEL/README.md)")
     parser.add_argument("--repo-id", help="Hub id shown in the usage snippet")
     parser.add_argument("--model-name", help="name used in model-index (default: the repo name)")

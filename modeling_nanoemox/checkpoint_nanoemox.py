@@ -12,15 +12,23 @@ A checkpoint folder loads with `AutoModelForCausalLM`, `AutoProcessor` and `pipe
 `NanoEmoXPreTrainedModel.save_pretrained` writes all of it, so `model.save_pretrained`, `Trainer.save_model`, a merged
 PEFT model's `save_pretrained` and `push_to_hub` all leave a complete folder; when the model was not given a processor
 to save, the one of the checkpoint it was loaded from is copied beside it.
+
+Every save also records what happened to the weights (`record_training`): `config.weights_fingerprint` holds a short
+hash per module, and when the weights differ from the ones the model was loaded with, `config.training_history`
+gains an entry (from which checkpoint, which modules changed, and what the caller says it did: a curriculum stage,
+its data). The model card is rendered from that history: untrained, partly trained, or fine-tuned from a base.
 """
 
 from __future__ import annotations
 
+import datetime
+import hashlib
 import logging
 import os
 import shutil
 from pathlib import Path
 
+import torch
 from transformers.dynamic_module_utils import get_relative_import_files
 
 from .requirements_nanoemox import MEDIA_REQUIREMENTS
@@ -106,6 +114,65 @@ def _warn_no_processor(folder: Path) -> bool:
     return False
 
 
+def module_fingerprints(model) -> dict[str, str]:
+    """A short hash of each module's weights: the children of `model.model` (encoders, adapters, fusion, language
+    model) and `lm_head`. Each tensor counts by its name, shape, dtype, float64 sum and up to 4,096 evenly spaced
+    values, so that any training step or merge shows while a 2B model hashes in seconds."""
+    inner = getattr(model, "model", model)
+    modules = dict(inner.named_children())
+    if getattr(model, "lm_head", None) is not None:
+        modules["lm_head"] = model.lm_head
+    out = {}
+    with torch.no_grad():
+        for name, module in modules.items():
+            digest = hashlib.blake2b(digest_size=8)
+            for key, tensor in sorted(module.state_dict().items()):
+                if tensor.is_meta:
+                    continue
+                flat = tensor.detach().reshape(-1)
+                sample = flat[:: max(1, flat.numel() // 4096)].to("cpu", torch.float64)
+                total = torch.sum(flat, dtype=torch.float64).item() if flat.is_floating_point() else 0.0
+                digest.update(f"{key}{tuple(tensor.shape)}{tensor.dtype}{total:.10e}".encode())
+                digest.update(sample.numpy().tobytes())
+            out[name] = digest.hexdigest()
+    return out
+
+
+def record_training(model, note: dict | None = None) -> None:
+    """Before a save: update `config.training_history` and `config.weights_fingerprint` (see the module docstring).
+
+    note: what the caller did, kept in the entry (e.g. {"stage": "1.1-audio", "index": 1, "of": 4, "curriculum":
+        "demo", "data": [...]}); a note is recorded even when no weights changed.
+    A checkpoint without a fingerprint (saved before this was recorded) gives an entry whose `changed` is None
+    (unknown). Consecutive saves of the same run (Trainer checkpoints) update one entry instead of adding one each.
+    """
+    config = model.config
+    before = getattr(config, "weights_fingerprint", None)
+    now = module_fingerprints(model)
+    if not now:
+        return
+    history = [dict(e) for e in (getattr(config, "training_history", None) or [])]
+    origin = str(getattr(config, "_name_or_path", "") or getattr(model, "name_or_path", "") or "") or None
+    changed = None if before is None else sorted(k for k in now if before.get(k) != now[k])
+    if changed == [] and not note:
+        config.weights_fingerprint = now
+        return
+    if before is None and not note and not origin:  # a model built in Python: nothing to compare with
+        config.weights_fingerprint = now
+        return
+    entry = {"from": origin, "changed": changed, "date": datetime.date.today().isoformat(), **(note or {})}
+    last = history[-1] if history else None
+    if last is not None and not note and last.get("from") == origin and "stage" not in last:
+        entry["changed"] = (
+            None if changed is None or last.get("changed") is None else sorted({*last["changed"], *changed})
+        )
+        history[-1] = entry
+    else:
+        history.append(entry)
+    config.training_history = history
+    config.weights_fingerprint = now
+
+
 def register_pipeline() -> None:
     """Make `pipeline(task="emotion-analysis", model=<a NanoEmoX model object>, processor=...)` work: transformers
     knows a custom task from a checkpoint's config only when it loads the model by name, so the task is registered
@@ -128,7 +195,9 @@ __all__ = [
     "PIPELINE_TASK",
     "PROCESSOR_AUTO_MAP",
     "code_files",
+    "module_fingerprints",
     "point_config_at_code",
+    "record_training",
     "register_pipeline",
     "save_processor_beside",
     "write_code",

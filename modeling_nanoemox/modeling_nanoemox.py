@@ -125,12 +125,14 @@ class NanoEmoXPreTrainedModel(PreTrainedModel):
     def save_pretrained(self, save_directory, *args, is_main_process: bool = True, **kwargs):
         """`PreTrainedModel.save_pretrained`, then what makes the folder a complete checkpoint
         (`checkpoint_nanoemox`): the config's `auto_map` and `custom_pipelines`, every code file, `requirements.txt`,
-        and, when the folder has no processor yet, the processor of the checkpoint this model was loaded from. Every
-        save route goes through here: `Trainer.save_model`, a merged PEFT model, `push_to_hub` (which saves to a
-        folder first)."""
-        from .checkpoint_nanoemox import point_config_at_code, save_processor_beside, write_code
+        and, when the folder has no processor yet, the processor of the checkpoint this model was loaded from; the
+        config records what changed since the model was loaded (`training_history`; `training_note=` adds what the
+        caller did). Every save route goes through here: `Trainer.save_model`, a merged PEFT model, `push_to_hub`
+        (which saves to a folder first)."""
+        from .checkpoint_nanoemox import point_config_at_code, record_training, save_processor_beside, write_code
 
         point_config_at_code(self.config)
+        record_training(self, kwargs.pop("training_note", None))  # the history the model card is rendered from
         super().save_pretrained(save_directory, *args, is_main_process=is_main_process, **kwargs)
         if is_main_process:
             write_code(save_directory, __file__)
