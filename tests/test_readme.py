@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,17 +24,34 @@ def snippet(name: str) -> str:
     return match.group(1)
 
 
+LABELS = {"talking.mp4": "happy", "video_only.mp4": "neutral", "silent.mp4": "sad", "no_face.mp4": "neutral"}
+
+
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
+def workdir(tmp_path_factory, real_media):
     folder = tmp_path_factory.mktemp("readme")
     ckpt = build_tiny_checkpoint(folder / "build")
     Path(ckpt).rename(folder / "nanoemox-ckpt")
     generate_demo_corpus(folder / "my-dataset", num_clips=6, seed=0, progress=False)
+    clips = folder / "my-clips"  # real footage: the astronaut talking (espeak-ng), without audio, silent, no face
+    clips.mkdir()
+    for name in LABELS:
+        if name in {p.name for p in real_media.values()}:
+            shutil.copy(next(p for p in real_media.values() if p.name == name), clips / name)
+    with open(clips / "labels.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["file", "emotion"])
+        writer.writerows((name, label) for name, label in LABELS.items() if (clips / name).exists())
     return folder
 
 
 @pytest.mark.parametrize(
-    "name, output", [("finetune-trainer", "out-trainer/final"), ("finetune-sft", "out-sft/merged")]
+    "name, output",
+    [
+        ("finetune-trainer", "out-trainer/final"),
+        ("finetune-sft", "out-sft/merged"),
+        ("finetune-own-clips", "out-own/final"),
+    ],
 )
 def test_readme_finetuning_snippets_run_as_written(workdir, name, output):
     script = workdir / f"{name}.py"
@@ -45,4 +65,8 @@ def test_readme_finetuning_snippets_run_as_written(workdir, name, output):
         env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "2"},
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert (workdir / output / "model.safetensors").exists()
+    saved = workdir / output
+    assert (saved / "model.safetensors").exists() and (saved / "processor_config.json").exists()
+    # the saved folder records that it was fine-tuned from the checkpoint, and which modules changed
+    history = json.loads((saved / "config.json").read_text())["training_history"]
+    assert history[-1]["from"] == "nanoemox-ckpt" and history[-1]["changed"]
