@@ -21,13 +21,19 @@ A Multi-LoRA checkpoint answers each task with its own adapter (`"adapter"` in t
 
 from __future__ import annotations
 
+import collections.abc
 import logging
+import os
 
 import torch
+from torch.utils.data import DataLoader
+from torch.utils.data import Dataset as TorchDataset
 from transformers import Pipeline
+from transformers.pipelines.pt_utils import PipelineDataset, PipelineIterator
 
 from .configuration_nanoemox import BRANCHES
 from .prompts_nanoemox import parse_answer
+from .requirements_nanoemox import require
 from .rows_nanoemox import DATA_FIELDS, ROW_FIELDS
 
 logger = logging.getLogger(__name__)
@@ -47,7 +53,17 @@ class EmotionAnalysisPipeline(Pipeline):
             forward["max_new_tokens"] = max_new_tokens
         return preprocess, forward, {}
 
+    def __call__(self, inputs, *args, **kwargs):
+        """One input (a dict), or many: a list, a generator, a torch `Dataset` or a `datasets.Dataset` of them, with
+        `batch_size=` and `num_workers=` (DataLoader workers do the decoding while the model answers)."""
+        if _is_hf_dataset(inputs):  # rows of a datasets.Dataset, streamed by index like a torch Dataset
+            inputs = _RowsDataset(inputs) if hasattr(inputs, "__len__") else (row for row in inputs)
+        return super().__call__(inputs, *args, **kwargs)
+
+    # ------------------------------------------------------------------ one input -> one prepared row
     def preprocess(self, inputs, task: str | None = None, subtitle: str | None = None, faces=None):
+        """Read one input and do all of its per-clip work (decoding, face track, normalisation): in a DataLoader worker
+        when `num_workers` > 0. Returns {"prepared": PreparedRow or RowError}."""
         row = dict(inputs) if isinstance(inputs, dict) else {"video": inputs}
         unknown = set(row) - set(ROW_FIELDS) - set(DATA_FIELDS)
         if unknown:
@@ -57,44 +73,80 @@ class EmotionAnalysisPipeline(Pipeline):
         for key, value in (("subtitle", subtitle), ("faces", faces)):
             if value is not None:
                 row.setdefault(key, value)
-        batch = self.processor.prepare([row])
-        if batch.errors:
-            raise ValueError(str(batch.errors[0]))
-        model_inputs = batch.inputs
-        model_inputs["task"] = batch.tasks[0]
-        return model_inputs
+        return {"prepared": self.processor.prepare_row(row)}
 
+    def run_single(self, inputs, preprocess_params, forward_params, postprocess_params):
+        """One input: an input that cannot be read is a `ValueError` naming the file (in a list or a dataset it is an
+        `{"error": ...}` entry instead, and the other inputs are still answered)."""
+        prepared = self.preprocess(inputs, **preprocess_params)
+        if _is_error(prepared["prepared"]):
+            raise ValueError(str(prepared["prepared"]))
+        return self.postprocess(self.forward(prepared, **forward_params), **postprocess_params)
+
+    def get_iterator(self, inputs, num_workers, batch_size, preprocess_params, forward_params, postprocess_params):
+        """transformers' DataLoader-based iteration, with the processor's own collation (left-padded text, stacked
+        media; `preprocess` runs in the workers) instead of the generic tokenizer / feature-extractor padding."""
+        if isinstance(inputs, collections.abc.Sized):
+            dataset = PipelineDataset(inputs, self.preprocess, preprocess_params)
+        else:
+            dataset = PipelineIterator(inputs, self.preprocess, preprocess_params)
+            num_workers = min(num_workers, 1)  # an iterable cannot be split between workers
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        if num_workers:
+            single_threaded_opencv()
+        loader = DataLoader(dataset, num_workers=num_workers, batch_size=batch_size, collate_fn=_collate_prepared)
+        model_iterator = PipelineIterator(loader, self.forward, forward_params, loader_batch_size=batch_size)
+        return PipelineIterator(model_iterator, self.postprocess, postprocess_params)
+
+    # ------------------------------------------------------------------ a batch of prepared rows -> answers
     def _forward(self, model_inputs, **generate_kwargs):
-        task = model_inputs.pop("task")
-        adapter = self.model.use_task_adapter(task)
-        prompt_length = model_inputs["input_ids"].shape[1]
-        with torch.no_grad(), self.model.capture_prefill() as prefill:
-            generated = self.model.generate(**model_inputs, **generate_kwargs)
-        record = prefill[0]
-        return {
-            "task": task,
-            "generated": generated[:, prompt_length:],
-            "media_mask": record.media_mask,
-            "gate": record.fusion_gate_weights,
-            "adapter": adapter,
-            "head_score": None if record.sentiment_score is None else record.sentiment_score[0].item(),
-        }
+        prepared = model_inputs["prepared"]
+        items = list(prepared) if isinstance(prepared, (list, tuple)) else [prepared]
+        answers: list[dict] = [{"error": p} for p in items]
+        good = [i for i, p in enumerate(items) if not _is_error(p)]
+        # a Multi-LoRA checkpoint answers each task with its own adapter: one generate per task
+        groups = {}
+        for i in good:
+            groups.setdefault(items[i].task if self.model.task_adapters else None, []).append(i)
+        for task, members in groups.items():
+            adapter = self.model.use_task_adapter(task) if task is not None else None
+            inputs = self.processor.collate([items[i] for i in members]).to(self.device)
+            prompt_length = inputs["input_ids"].shape[1]
+            with torch.no_grad(), self.model.capture_prefill() as prefill:
+                generated = self.model.generate(**inputs, **generate_kwargs)
+            record = prefill[0]
+            for k, i in enumerate(members):
+                answers[i] = {
+                    "task": items[i].task,
+                    "id": items[i].id,
+                    "generated": generated[k, prompt_length:].cpu(),
+                    "media_mask": record.media_mask[k].cpu(),
+                    "gate": record.fusion_gate_weights[k].cpu(),
+                    "adapter": adapter,
+                    "head_score": None if record.sentiment_score is None else float(record.sentiment_score[k]),
+                }
+        return {"answers": answers}
 
     def postprocess(self, model_outputs):
-        text = self.processor.batch_decode(model_outputs["generated"], skip_special_tokens=True)[0].strip()
-        mask = model_outputs["media_mask"][0].tolist()
-        task = model_outputs["task"]
+        answer = model_outputs["answers"]
+        answer = answer[0] if isinstance(answer, list) else answer
+        if "error" in answer:
+            error = answer["error"]
+            return {"error": error.reason, "file": error.source, "id": error.id}
+        text = self.processor.decode(answer["generated"], skip_special_tokens=True).strip()
+        mask = answer["media_mask"].tolist()
+        task = answer["task"]
         result = {
             "task": task,
             "generated_text": text,
             "answer": parse_answer(task, text) if task else {"text": text},
-            "fusion_gate_weights": [round(float(g), 6) for g in model_outputs["gate"][0]] if mask[3] else None,
+            "fusion_gate_weights": [round(float(g), 6) for g in answer["gate"]] if mask[3] else None,
             "modalities": dict(zip(BRANCHES, map(bool, mask))),
         }
-        if model_outputs.get("head_score") is not None and task == "msa":  # the sentiment head's continuous score
-            result["answer"]["head_score"] = round(model_outputs["head_score"], 6)
+        if answer.get("head_score") is not None and task == "msa":  # the sentiment head's continuous score
+            result["answer"]["head_score"] = round(answer["head_score"], 6)
         if self.model.task_adapters:  # a Multi-LoRA checkpoint: which adapter answered (None: the base)
-            result["adapter"] = model_outputs["adapter"]
+            result["adapter"] = answer["adapter"]
         return result
 
     def save_pretrained(self, save_directory, **kwargs):
@@ -103,4 +155,43 @@ class EmotionAnalysisPipeline(Pipeline):
         super().save_pretrained(save_directory, **kwargs)
 
 
-__all__ = ["EmotionAnalysisPipeline"]
+def _is_hf_dataset(inputs) -> bool:
+    return type(inputs).__name__ in ("Dataset", "IterableDataset") and hasattr(inputs, "column_names")
+
+
+class _RowsDataset(TorchDataset):
+    """A `datasets.Dataset` as a torch map-style dataset of row dicts (a `datasets.IterableDataset` is iterated)."""
+
+    def __init__(self, rows):
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: int) -> dict:
+        return self.rows[index]
+
+
+def _is_error(prepared) -> bool:
+    """A `RowError` rather than a `PreparedRow` (by shape: the processor's classes may come from another copy of this
+    code, e.g. a checkpoint's remote code beside the installed package)."""
+    return hasattr(prepared, "reason")
+
+
+def _collate_prepared(items: list[dict]) -> dict:
+    """A DataLoader batch of `preprocess` outputs: the prepared rows, collated by the processor in `_forward`."""
+    return {"prepared": [item["prepared"] for item in items]}
+
+
+def single_threaded_opencv() -> None:
+    """One OpenCV thread, set before DataLoader workers fork: a worker forked from a process whose OpenCV thread pool
+    is running hangs at its first parallel call (the pool's threads do not exist in the child). The workers decode
+    clips side by side instead; torch already runs one thread in each."""
+    try:
+        cv2 = require("cv2")
+    except ImportError:
+        return
+    cv2.setNumThreads(1)
+
+
+__all__ = ["EmotionAnalysisPipeline", "single_threaded_opencv"]

@@ -105,6 +105,21 @@ class RowError:
 
 
 @dataclass
+class PreparedRow:
+    """One row ready to batch (what `prepare_row` returns, and what a DataLoader worker hands to `collate`): its text
+    with the placeholders expanded, its media inputs with a batch size of 1 (or its cached encoder features), its
+    language prior, and which row it is."""
+
+    index: int
+    id: str
+    task: str | None
+    text: str
+    media: dict[str, Any]
+    prior: str | None = None
+    features: dict[str, torch.Tensor] | None = None
+
+
+@dataclass
 class PreparedBatch:
     """What `NanoEmoXProcessor.prepare` returns.
 
@@ -298,37 +313,67 @@ class NanoEmoXProcessor(ProcessorMixin):
             gives encoder features instead).
         add_generation_prompt: end each prompt with the assistant's turn (default: when not training).
 
-        A row that cannot make a prompt at all (no task, messages or prompt; no answer to train on) is a
-        `ValueError` naming the row and the column: a dataset format error, not a bad clip.
+        The same as `collate` of `prepare_row` of every row, minus the rows that could not be read; a DataLoader does
+        it in two steps (`prepare_row` in its workers, `collate` in the main process). A row that cannot make a prompt
+        at all (no task, messages or prompt; no answer to train on) is a `ValueError` naming the row and the column: a
+        dataset format error, not a bad clip.
         """
+        options = dict(
+            training=training,
+            media_root=media_root,
+            drop_modalities=drop_modalities,
+            load=load,
+            add_generation_prompt=add_generation_prompt,
+        )
+        prepared = [self.prepare_row(row, index, **options) for index, row in enumerate(rows)]
+        good = [p for p in prepared if isinstance(p, PreparedRow)]
+        return PreparedBatch(
+            inputs=self.collate(good, labels=training) if good else None,
+            rows=[p.index for p in good],
+            tasks=[p.task for p in good],
+            errors=[p for p in prepared if isinstance(p, RowError)],
+        )
+
+    def prepare_row(
+        self,
+        row: dict,
+        index: int = 0,
+        *,
+        training: bool = False,
+        media_root=None,
+        drop_modalities: tuple[str, ...] | frozenset = (),
+        load: Callable[[Sample, frozenset], SampleMedia] | None = None,
+        add_generation_prompt: bool | None = None,
+    ) -> PreparedRow | RowError:
+        """One row of `prepare`: read it, load its media, expand its placeholders, normalise its pixels and waveform.
+        Returns a `PreparedRow`, or a `RowError` when its media cannot be read. All of the per-row work: what a
+        DataLoader runs in its worker processes."""
         drop = self._drop_set(drop_modalities)
-        load = load or self.load_sample
+        sample = read_row(row, index, media_root=media_root, training=training, task_prompts=self.task_prompts)
         if add_generation_prompt is None:
             add_generation_prompt = not training
-        texts, media, priors, kept, tasks, errors = [], [], [], [], [], []
-        for index, row in enumerate(rows):
-            sample = read_row(row, index, media_root=media_root, training=training, task_prompts=self.task_prompts)
-            text = self.tokenizer.apply_chat_template(
-                sample.messages,
-                chat_template=self.chat_template,
-                tokenize=False,
-                add_generation_prompt=add_generation_prompt and not sample.has_answer,
-            )
-            try:
-                loaded = load(sample, drop)
-                text = self._expand(sample.name, text, loaded)
-            except ValueError as err:
-                source = next((s for s in (sample.video, sample.audio) if isinstance(s, str)), None)
-                errors.append(RowError(index=index, id=sample.id, reason=str(err), source=source))
-                logger.warning("%s left out: %s", sample.name, err)
-                continue
-            texts.append(text)
-            media.append(loaded)
-            priors.append(sample.subtitle)
-            kept.append(index)
-            tasks.append(sample.task)
-        inputs = self._batch(texts, media, priors, labels=training) if texts else None
-        return PreparedBatch(inputs=inputs, rows=kept, tasks=tasks, errors=errors)
+        text = self.tokenizer.apply_chat_template(
+            sample.messages,
+            chat_template=self.chat_template,
+            tokenize=False,
+            add_generation_prompt=add_generation_prompt and not sample.has_answer,
+        )
+        try:
+            loaded = (load or self.load_sample)(sample, drop)
+            text = self._expand(sample.name, text, loaded)
+        except ValueError as err:
+            source = next((s for s in (sample.video, sample.audio) if isinstance(s, str)), None)
+            logger.warning("%s left out: %s", sample.name, err)
+            return RowError(index=index, id=sample.id, reason=str(err), source=source)
+        return PreparedRow(
+            index=index,
+            id=sample.id,
+            task=sample.task,
+            text=text,
+            media={} if loaded.features is not None else self._media_inputs(loaded),
+            prior=sample.subtitle,
+            features=loaded.features,
+        )
 
     def __call__(
         self,
@@ -366,15 +411,15 @@ class NanoEmoXProcessor(ProcessorMixin):
         audios = _as_list(audio, batch, "audio")
         faces = _as_list(faces, batch, "faces")
         priors = _as_list(priors, batch, "priors") if priors is not None else [None] * batch
-        expanded, media = [], []
-        for i, (t, v, a, f) in enumerate(zip(texts, videos, audios, faces)):
+        prepared = []
+        for i, (t, v, a, f, prior) in enumerate(zip(texts, videos, audios, faces, priors)):
             try:
                 loaded = self.load_media(v, a, f, drop=drop)
             except ValueError as err:
                 raise ValueError(f"sample {i}: {err}") from None
-            expanded.append(self._expand(f"sample {i}", t, loaded))
-            media.append(loaded)
-        return self._batch(expanded, media, priors, return_tensors=return_tensors, padding=padding, **kwargs)
+            text = self._expand(f"sample {i}", t, loaded)
+            prepared.append(PreparedRow(i, str(i), None, text, self._media_inputs(loaded), prior, loaded.features))
+        return self.collate(prepared, return_tensors=return_tensors, padding=padding, **kwargs)
 
     def apply_chat_template(
         self,
@@ -549,84 +594,97 @@ class NanoEmoXProcessor(ProcessorMixin):
         return text
 
     # ------------------------------------------------------------------ batch
-    def _batch(
+    def collate(
         self,
-        texts: list[str],
-        media: list[SampleMedia],
-        priors: list[str | None],
+        prepared: list[PreparedRow],
         *,
         labels: bool = False,
         return_tensors: str = "pt",
         padding: bool | str = True,
         **kwargs,
     ) -> BatchFeature:
-        """Tokenise expanded texts (left-padded) and batch the media (or the encoder features) beside them."""
+        """Batch prepared rows: tokenise their texts (left-padded), stack their media inputs (zeros and a False mask
+        where a row lacks a branch) or their encoder features, tokenise their priors; `labels` on the answers."""
         data = dict(
-            self.tokenizer(texts, padding=padding, padding_side="left", return_tensors=return_tensors, **kwargs)
+            self.tokenizer(
+                [p.text for p in prepared],
+                padding=padding,
+                padding_side="left",
+                return_tensors=return_tensors,
+                **kwargs,
+            )
         )
-        data.update(self.media_tensors(media))
-        data.update(self.prior_tensors(priors))
+        cached = [p.features is not None for p in prepared]
+        if any(cached):
+            if not all(c or not p.media for c, p in zip(cached, prepared)):
+                raise ValueError("a batch mixes decoded media and cached encoder features; use one loader per batch")
+            features, masks = batch_entries([p.features for p in prepared], num_frames=self.num_frames)
+            data.update({**({"encoder_features": features} if features else {}), **masks})
+        else:
+            data.update(self._stack_media([p.media for p in prepared]))
+        data.update(self.prior_tensors([p.prior for p in prepared]))
         if labels:
             data["labels"] = self.answer_labels(data["input_ids"], data["attention_mask"])
         return BatchFeature(data=data, tensor_type=return_tensors)
 
     def media_tensors(self, media: list[SampleMedia]) -> dict[str, Any]:
-        """The media inputs of a batch: pixel values, waveform clips and their masks; or, for samples loaded from a
-        feature cache, `encoder_features` (an `EncoderFeatures`) and the masks."""
-        cached = [m.features is not None for m in media]
-        if any(cached):
-            has_media = [any(m.has(b) for b in MEDIA_BRANCHES) for m in media]
-            if not all(c or not h for c, h in zip(cached, has_media)):
-                raise ValueError("a batch mixes decoded media and cached encoder features; use one loader per batch")
-            features, masks = batch_entries([m.features for m in media], num_frames=self.num_frames)
-            return {**({"encoder_features": features} if features else {}), **masks}
-        b, t, c, k = len(media), self.num_frames, self.num_audio_clips, self.num_key_frames
+        """The media inputs of a batch of decoded samples: pixel values, waveform clips and their masks."""
+        return self._stack_media([self._media_inputs(m) for m in media])
+
+    def _media_inputs(self, media: SampleMedia) -> dict[str, torch.Tensor]:
+        """One sample's media inputs with a batch size of 1, for the branches it has."""
+        t, k = self.num_frames, self.num_key_frames
         out: dict[str, torch.Tensor] = {}
-        if any(m.frames is not None for m in media):
-            pixels = None
-            mask = torch.zeros(b, t + k, dtype=torch.bool)
-            for i, m in enumerate(media):
-                if m.frames is None:
-                    continue
-                values = self.image_processor(images=list(m.frames.frames), return_tensors="pt")["pixel_values"]
-                if pixels is None:
-                    pixels = values.new_zeros((b, t + k, *values.shape[1:]))
-                pixels[i, : len(values)] = values[:t]
-                mask[i, : min(len(values), t)] = True
-                if k and m.key_frames is not None and len(m.key_frames):  # FEC key frames after the t frames
-                    keys = self.image_processor(images=list(m.key_frames.frames), return_tensors="pt")["pixel_values"]
-                    n = min(len(keys), k)
-                    pixels[i, t : t + n] = keys[:n]
-                    mask[i, t : t + n] = True
+        if media.frames is not None:
+            values = self.image_processor(images=list(media.frames.frames), return_tensors="pt")["pixel_values"]
+            pixels = values.new_zeros((1, t + k, *values.shape[1:]))
+            mask = torch.zeros(1, t + k, dtype=torch.bool)
+            pixels[0, : len(values)] = values[:t]
+            mask[0, : min(len(values), t)] = True
+            keys = media.key_frames
+            if k and keys is not None and len(keys):  # FEC key frames after the t regular frames
+                key_values = self.image_processor(images=list(keys.frames), return_tensors="pt")["pixel_values"]
+                n = min(len(key_values), k)
+                pixels[0, t : t + n] = key_values[:n]
+                mask[0, t : t + n] = True
             out["pixel_values_videos"], out["frame_mask"] = pixels, mask
-        if any(m.faces is not None for m in media):
-            pixels = None
-            mask = torch.zeros(b, t, dtype=torch.bool)
-            for i, m in enumerate(media):
-                if m.faces is None:
-                    continue
-                crops, valid = m.faces
-                values = self.face_image_processor(images=list(crops), return_tensors="pt")["pixel_values"]
-                if pixels is None:
-                    pixels = values.new_zeros((b, t, *values.shape[1:]))
-                pixels[i, : len(values)] = values[:t]
-                mask[i, : len(valid)] = torch.from_numpy(np.asarray(valid[:t], dtype=bool))
+        if media.faces is not None:
+            crops, valid = media.faces
+            values = self.face_image_processor(images=list(crops), return_tensors="pt")["pixel_values"]
+            pixels = values.new_zeros((1, t, *values.shape[1:]))
+            pixels[0, : len(values)] = values[:t]
+            mask = torch.zeros(1, t, dtype=torch.bool)
+            mask[0, : len(valid)] = torch.from_numpy(np.asarray(valid[:t], dtype=bool))
             out["face_pixel_values"], out["face_mask"] = pixels, mask
-        if any(m.audio is not None for m in media):
-            samples = int(round(self.audio_clip_seconds * self.sampling_rate))
-            values = torch.zeros(b, c, samples)
-            mask = torch.zeros(b, c, dtype=torch.bool)
-            for i, m in enumerate(media):
-                if m.audio is None:
-                    continue
-                clips, valid = m.audio
-                feats = self.feature_extractor(
-                    list(clips), sampling_rate=self.sampling_rate, return_tensors="np", padding=False
-                )["input_values"]
-                values[i] = torch.as_tensor(np.stack(feats), dtype=torch.float32)
-                mask[i] = torch.from_numpy(np.asarray(valid, dtype=bool))
+        if media.audio is not None:
+            clips, valid = media.audio
+            feats = self.feature_extractor(
+                list(clips), sampling_rate=self.sampling_rate, return_tensors="np", padding=False
+            )["input_values"]
+            values = torch.as_tensor(np.stack(feats), dtype=torch.float32)[None]
+            mask = torch.from_numpy(np.asarray(valid, dtype=bool))[None].clone()
             values[~mask] = 0.0  # masked clips carry nothing (normalising silence amplifies noise)
             out["input_values"], out["audio_mask"] = values, mask
+        return out
+
+    @staticmethod
+    def _stack_media(rows: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+        """Stack per-row media inputs (batch size 1 each) into a batch; a row without a branch gets zeros there."""
+        out: dict[str, torch.Tensor] = {}
+        for values_key, mask_key in (
+            ("pixel_values_videos", "frame_mask"),
+            ("face_pixel_values", "face_mask"),
+            ("input_values", "audio_mask"),
+        ):
+            first = next((r for r in rows if values_key in r), None)
+            if first is None:
+                continue
+            zeros, no = (
+                first[values_key][0].new_zeros(first[values_key].shape[1:]),
+                first[mask_key][0].new_zeros(first[mask_key].shape[1:]),
+            )
+            out[values_key] = torch.stack([r[values_key][0] if values_key in r else zeros for r in rows])
+            out[mask_key] = torch.stack([r[mask_key][0] if mask_key in r else no for r in rows])
         return out
 
     def prior_tensors(self, priors: list[str | None] | None, max_length: int = 32) -> dict[str, torch.Tensor]:
@@ -658,4 +716,4 @@ class NanoEmoXProcessor(ProcessorMixin):
         return labels.masked_fill(attention_mask == 0, IGNORE_INDEX)
 
 
-__all__ = ["NanoEmoXProcessor", "PreparedBatch", "RowError", "SampleMedia"]
+__all__ = ["NanoEmoXProcessor", "PreparedBatch", "PreparedRow", "RowError", "SampleMedia"]
