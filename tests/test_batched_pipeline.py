@@ -1,5 +1,5 @@
 """Dataset-scale pipeline: a list, a generator or a `datasets.Dataset`, in batches, with DataLoader workers; the
-answers equal the one-at-a-time answers under greedy decoding, and an unreadable clip is an error entry, not a crash."""
+answers equal the one-at-a-time answers under greedy decoding; an unreadable clip is an error entry, not a crash."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def analyse(tmp_path_factory):
     # so equal answers mean equal computations.
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
-        for name, param in analyse.model.model.language_model.named_parameters():
+        for param in analyse.model.model.language_model.parameters():
             if param.dim() == 2:
                 param.copy_(torch.randn(param.shape, generator=generator) * 0.5)
     return analyse
