@@ -52,10 +52,10 @@ from transformers import BatchFeature, ProcessorMixin
 from .audio_nanoemox import cut_audio_clips, load_audio
 from .configuration_nanoemox import IGNORE_INDEX, MEDIA_BRANCHES, MEDIA_INPUTS, PLACEHOLDER_TOKENS
 from .container_nanoemox import describe_source, is_file_source
-from .faces_nanoemox import FEC_SCORERS, KeyFrames, capture_key_frames, get_face_crops_and_boxes
+from .faces_nanoemox import FACE_DETECTORS, FEC_SCORERS, KeyFrames, capture_key_frames, get_face_crops_and_boxes
 from .features_nanoemox import batch_entries, entry_branches
 from .prompts_nanoemox import DEFAULT_TASK_PROMPTS, build_messages
-from .requirements_nanoemox import check_media_requirements
+from .requirements_nanoemox import check_media_requirements, require
 from .rows_nanoemox import Sample, read_row
 from .video_nanoemox import VideoFrames, load_video_frames
 
@@ -173,6 +173,10 @@ class NanoEmoXProcessor(ProcessorMixin):
         fec_scorer (`str`): the FEC expressiveness scorer, a name in `faces_nanoemox.FEC_SCORERS`.
         silence_db (`float`): a clip quieter than this (dBFS RMS) is masked.
         task_prompts (`dict`): the task prompt templates (editable; `{subtitle}` is filled in).
+        face_detector (`str`): "haar" (OpenCV's bundled cascade, the default) or "hog" (dlib's detector, `pip install
+            dlib-bin`: several times faster, misses faces under about 80 pixels); see `faces_nanoemox`.
+        face_anchor_frames (`int`): the face detector runs on this many evenly spaced frames and the face is tracked
+            between them (0: detect on every frame).
     """
 
     _auto_class = "AutoProcessor"  # save_pretrained writes the auto_map and this code beside the processor
@@ -196,6 +200,8 @@ class NanoEmoXProcessor(ProcessorMixin):
         task_prompts: dict[str, str] | None = None,
         num_key_frames: int = 0,
         fec_scorer: str = "haar_smile",
+        face_detector: str = "haar",
+        face_anchor_frames: int = 2,
         **kwargs,
     ):
         check_media_requirements()
@@ -205,6 +211,14 @@ class NanoEmoXProcessor(ProcessorMixin):
             raise ValueError(f"num_key_frames must be a non-negative int, got {num_key_frames!r}")
         if fec_scorer not in FEC_SCORERS:
             raise ValueError(f"fec_scorer={fec_scorer!r}: expected one of {sorted(FEC_SCORERS)}")
+        if face_detector not in FACE_DETECTORS:
+            raise ValueError(f"face_detector={face_detector!r}: expected one of {FACE_DETECTORS}")
+        if face_detector == "hog":
+            require("dlib")  # fail at load time, naming the package, rather than at the first clip
+        if isinstance(face_anchor_frames, bool) or not isinstance(face_anchor_frames, int) or face_anchor_frames < 0:
+            raise ValueError(f"face_anchor_frames must be a non-negative int, got {face_anchor_frames!r}")
+        self.face_detector = face_detector
+        self.face_anchor_frames = face_anchor_frames
         self.num_key_frames = num_key_frames
         self.fec_scorer = fec_scorer
         self.num_frames = num_frames
@@ -496,7 +510,14 @@ class NanoEmoXProcessor(ProcessorMixin):
             if "face" not in drop or (self.num_key_frames and "frame" not in drop):
                 size = self.face_image_processor.size
                 crop_size = int(size.get("height", size.get("shortest_edge", 224)))
-                crops, mask, boxes = get_face_crops_and_boxes(frames, faces, margin=self.face_margin, size=crop_size)
+                crops, mask, boxes = get_face_crops_and_boxes(
+                    frames,
+                    faces,
+                    margin=self.face_margin,
+                    size=crop_size,
+                    detector=self.face_detector,
+                    anchor_frames=self.face_anchor_frames,
+                )
                 if "face" not in drop:
                     if mask.any():
                         out.faces = (crops, mask)

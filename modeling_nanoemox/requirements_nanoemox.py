@@ -49,16 +49,24 @@ def check_media_requirements() -> None:
         )
 
 
+# optional modules -> the requirement to pip install: needed only by the option that uses them
+OPTIONAL_REQUIREMENTS = {"dlib": "dlib-bin"}
+
+
 def require(module: str):
     """Import `module` (e.g. "av", "cv2", "PIL.Image"); when that fails, the error lists every missing package."""
     try:
         return importlib.import_module(module)
-    except ImportError:
+    except ImportError as exc:
         check_media_requirements()
+        top = module.split(".")[0]
+        if top in OPTIONAL_REQUIREMENTS:
+            raise ImportError(f"{top} is needed for this option: pip install {OPTIONAL_REQUIREMENTS[top]}") from exc
         raise
 
 
 __all__ = [
+    "OPTIONAL_REQUIREMENTS",
     "MEDIA_REQUIREMENTS",
     "check_media_requirements",
     "missing_media_requirements",

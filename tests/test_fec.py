@@ -25,6 +25,7 @@ from nanoemox.modeling.faces_nanoemox import (
     score_haar_smile,
     select_face_track,
     select_key_frames,
+    track_face,
 )
 from nanoemox.modeling.processing_nanoemox import NanoEmoXProcessor
 from nanoemox.modeling.video_nanoemox import load_video_frames
@@ -71,7 +72,7 @@ def test_key_frames_on_the_talking_clip(processor, speech_media):
 
     # the chosen frames: the K best smile scores over the faces of the sampled frames, in temporal order
     frames = load_video_frames(video, t)
-    boxes = select_face_track(detect_faces(frames.frames), frames.frames.shape[1:3])
+    boxes = track_face(frames.frames)  # the processor's face track
     scores = score_haar_smile(frames.frames, boxes)
     assert np.isfinite(scores).sum() >= t - 1  # the face is found in (nearly) every frame
     best = sorted(np.flatnonzero(np.isfinite(scores)), key=lambda i: (-scores[i], i))[:K]

@@ -12,8 +12,10 @@ import pytest
 import torch
 from PIL import Image
 
+from nanoemox.modeling import faces_nanoemox
 from nanoemox.modeling.audio_nanoemox import Audio, cut_audio_clips, load_audio, resample_audio
 from nanoemox.modeling.faces_nanoemox import (
+    FACE_DETECTORS,
     Box,
     box_iou,
     boxes_from_track,
@@ -22,6 +24,7 @@ from nanoemox.modeling.faces_nanoemox import (
     get_face_crops,
     prepare_face_crops,
     select_face_track,
+    track_face,
 )
 from nanoemox.modeling.video_nanoemox import VideoFrames, load_video_frames
 
@@ -217,6 +220,45 @@ def test_crops_show_the_face(real_media, name):
     expected, _ = crop_faces(video, [face_at(t) for t in video.timestamps], size=160)
     assert np.abs(crops.astype(int) - expected).mean() < 12
     assert np.abs(crops.astype(int) - crops[:, ::-1]).mean() > 12  # ...which a mirrored crop would not
+
+
+@pytest.mark.parametrize("detector", FACE_DETECTORS)
+def test_face_track_detects_on_anchor_frames_and_tracks_between(real_media, detector, monkeypatch):
+    if detector == "hog":
+        pytest.importorskip("dlib", reason="the HOG detector needs dlib-bin (pip install dlib-bin)")
+    path, face_at = astronaut_clip(real_media, "video_only")
+    video = load_video_frames(path, num_frames=8)
+    searched = []
+    real = faces_nanoemox._detect_in
+
+    def counted(frame, detector, *, region=None, **kwargs):
+        searched.append(region)
+        return real(frame, detector, region=region, **kwargs)
+
+    monkeypatch.setattr(faces_nanoemox, "_detect_in", counted)
+    track = track_face(video.frames, detector=detector, anchor_frames=2)
+    # the astronaut is found in every frame, where the footage put her face
+    for box, t in zip(track, video.timestamps, strict=True):
+        assert box is not None and box_iou(box, face_at(t)) > 0.6
+    whole = [r for r in searched if r is None]
+    if detector == "haar":  # two whole-frame searches (first and last frame), six windows around the track
+        assert len(whole) == 2 and len(searched) == 8
+        assert all(
+            (r[2] - r[0]) * (r[3] - r[1]) < 0.6 * video.frames.shape[1] * video.frames.shape[2] for r in searched if r
+        )
+    else:  # HOG searches every whole frame: as fast as a Haar window
+        assert len(whole) == 8 == len(searched)
+
+
+def test_face_track_searches_every_frame_when_the_anchors_see_no_face(real_media):
+    with_face = load_video_frames(real_media["video_only"], num_frames=8).frames
+    without = load_video_frames(real_media["no_face"], num_frames=8).frames
+    # a face only in the middle of the clip: the first and last frames are of a coffee cup (same size)
+    cup = np.asarray(Image.fromarray(without[0]).resize(with_face.shape[2:0:-1]))
+    frames = np.stack([cup, *with_face[2:6], cup])
+    track = track_face(frames, anchor_frames=2)
+    assert track[0] is None and track[-1] is None
+    assert all(box is not None for box in track[1:-1])
 
 
 def test_no_face_video_gives_masked_zero_crops(real_media):

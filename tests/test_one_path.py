@@ -44,10 +44,11 @@ def row(speech_media):
 def test_the_four_callers_give_the_same_inputs(ckpt, processor, row, tmp_path, monkeypatch):
     model = load_model(ckpt)
 
-    # 1. the pipeline, built from objects
+    # 1. the pipeline, built from objects: its preprocess (a DataLoader worker's part), then its collation
     analyse = pipeline(task="emotion-analysis", model=model, processor=processor)
-    from_pipeline = analyse.preprocess(row)
-    assert from_pipeline.pop("task") == "mer"
+    prepared = analyse.preprocess(row)["prepared"]
+    assert prepared.task == "mer" and prepared.id == "talk-1"
+    from_pipeline = processor.collate([prepared])
 
     # 2. the evaluation runner: the inputs it hands to generate
     seen = []

@@ -35,6 +35,8 @@ MEDIA_SETTINGS = (
     "silence_db",
     "num_key_frames",
     "fec_scorer",
+    "face_detector",
+    "face_anchor_frames",
 )
 
 
