@@ -15,9 +15,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-import torch
-from tqdm.auto import tqdm
-
+from .answering import answer_rows
 from .hybrid_gate import HybridGateRecorder
 from .scoring import msa_views, score
 
@@ -41,7 +39,6 @@ def reference_for(task: str, labels: dict) -> Any:
     return {"emotion": labels["response_emotion"] or labels["emotion"], "response": labels["response"]}
 
 
-@torch.no_grad()
 def generate_answers(
     model,
     processor,
@@ -49,34 +46,35 @@ def generate_answers(
     *,
     media_root=None,
     batch_size: int = 8,
+    num_workers: int = 0,
     max_new_tokens: int = 48,
     drop_modalities: Sequence[str] = (),
     desc: str = "generating",
 ) -> tuple[list[str | None], int, list[float | None]]:
-    """Greedy answers for `rows` (None where the row's media could not be read).
+    """Greedy answers for `rows` (None where the row's media could not be read), through `answering.answer_rows`.
 
     Returns (answers, skipped, head scores): the sentiment head's score per row, read at each batch's prefill (None
     without the head, and for skipped rows).
     """
-    model.eval()
     answers: list[str | None] = [None] * len(rows)
     head: list[float | None] = [None] * len(rows)
     skipped = 0
-    for start in tqdm(range(0, len(rows), batch_size), desc=desc, leave=False):
-        chunk = list(rows[start : start + batch_size])
-        batch = processor.prepare(chunk, media_root=media_root, drop_modalities=drop_modalities)
-        skipped += len(batch.errors)
-        if batch.inputs is None:
+    for answer in answer_rows(
+        model,
+        processor,
+        rows,
+        batch_size=batch_size,
+        num_workers=num_workers,
+        media_root=media_root,
+        drop_modalities=drop_modalities,
+        progress=desc,
+        max_new_tokens=max_new_tokens,
+    ):
+        if answer.error is not None:
+            skipped += 1
             continue
-        inputs = batch.inputs
-        with model.capture_prefill() as prefill:
-            out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
-        decoded = processor.batch_decode(out[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
-        scores = prefill[0].sentiment_score if prefill else None
-        for k, (i, text) in enumerate(zip(batch.rows, decoded)):
-            answers[start + i] = text.strip()
-            if scores is not None:
-                head[start + i] = float(scores[k])
+        answers[answer.index] = answer.text
+        head[answer.index] = answer.head_score
     return answers, skipped, head
 
 
@@ -90,6 +88,7 @@ def evaluate_model(
     max_samples: int | None = None,
     wheels=None,
     batch_size: int = 8,
+    num_workers: int = 0,
     max_new_tokens: int = 48,
     drop_modalities: Sequence[str] = (),
 ) -> dict[str, Any]:
@@ -116,6 +115,7 @@ def evaluate_model(
                 rows,
                 media_root=media_root,
                 batch_size=batch_size,
+                num_workers=num_workers,
                 max_new_tokens=max_new_tokens,
                 drop_modalities=drop_modalities,
                 desc=f"{task}{' -' + ','.join(drop_modalities) if drop_modalities else ''}",
