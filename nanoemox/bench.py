@@ -61,18 +61,15 @@ from transformers import (
     SwinConfig,
 )
 
-from nanoemox.compose import (
-    NEW_MODULES,
-    TINY_ARCH,
-    compose_checkpoint,
-    count_parameters,
-    save_tiny_components,
-)
+from nanoemox.chat_template import add_placeholder_tokens
+from nanoemox.compose import NEW_MODULES, compose_checkpoint, count_parameters
 from nanoemox.modeling import audio_nanoemox, faces_nanoemox, video_nanoemox
 from nanoemox.modeling.configuration_nanoemox import NanoEmoXConfig
 from nanoemox.modeling.modeling_nanoemox import CACHE_KEY, NanoEmoXForConditionalGeneration
 from nanoemox.modeling.processing_nanoemox import NanoEmoXProcessor
-from nanoemox.tokenizer import add_placeholder_tokens, train_tiny_tokenizer
+from nanoemox.tiny.components import save_tiny_components
+from nanoemox.tiny.configs import TINY_ARCH
+from nanoemox.tiny.tokenizer import train_tiny_tokenizer
 
 logger = logging.getLogger(__name__)
 
