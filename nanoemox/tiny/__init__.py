@@ -5,5 +5,6 @@ the CPU demo to learn something, and the tiny tokenizer.
     tokenizer.py         the tiny byte-level BPE and the text it is trained on
     lm_pretrain.py       pre-training of the tiny LM on generated text
     encoder_pretrain.py  pre-training of the tiny frame, face and speech encoders on drawn frames and voices
-    components.py        save_tiny_components: all of the above on disk
+    components.py        save_tiny_components: all of the above on disk, pre-trained ones from the cache
+    cache.py             the cache of pre-trained components (~/.cache/nanoemox, $NANOEMOX_CACHE)
 """
