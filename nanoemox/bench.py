@@ -25,13 +25,11 @@ in fp32). Checkpoints are composed offline in a temporary folder through `compos
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
 import datetime
 import json
 import logging
 import os
-import platform
 import shutil
 import statistics
 import sys
@@ -63,6 +61,7 @@ from transformers import (
 
 from nanoemox.chat_template import add_placeholder_tokens
 from nanoemox.compose import NEW_MODULES, compose_checkpoint, count_parameters
+from nanoemox.machine import describe_machine
 from nanoemox.modeling import audio_nanoemox, faces_nanoemox, video_nanoemox
 from nanoemox.modeling.configuration_nanoemox import NanoEmoXConfig
 from nanoemox.modeling.modeling_nanoemox import CACHE_KEY, NanoEmoXForConditionalGeneration
@@ -1026,28 +1025,6 @@ def bench_training(ctx: Bench) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------------- report
-def machine() -> dict:
-    info = {"cpus": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__}
-    try:
-        import transformers
-
-        info["transformers"] = transformers.__version__
-    except ImportError:
-        pass
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                info["cpu"] = line.split(":", 1)[1].strip()
-                break
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                info["memory_gb"] = round(int(line.split()[1]) / 2**20, 1)
-    with contextlib.suppress(OSError):
-        info["load_average"] = os.getloadavg()
-    return info
-
-
 def _fmt(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
@@ -1234,7 +1211,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {
         "preset": preset.name,
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
-        "machine": machine(),
+        "machine": describe_machine(),
         "threads": threads,
         "settings": asdict(preset),
         "sections": {},

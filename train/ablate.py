@@ -448,7 +448,7 @@ def collect(plan: Plan, status: str) -> dict:
 
 
 def machine() -> dict:
-    from nanoemox.bench import machine as bench_machine
+    from nanoemox.machine import describe_machine as bench_machine
 
     return {
         **bench_machine(),
