@@ -29,7 +29,7 @@ COMMANDS = {
     "train": "nanoemox.train.cli",
     "ablate": "nanoemox.train.ablate",
     "card": "nanoemox.model_cards.render",
-    "bench": "nanoemox.bench",
+    "bench": "nanoemox.bench.cli",
 }
 DATA_COMMANDS = {
     "convert": "nanoemox.processing.convert",
