@@ -37,6 +37,7 @@ from transformers import (
 from transformers.models.auto.modeling_auto import MODEL_FOR_BACKBONE_MAPPING
 
 from nanoemox.chat_template import add_placeholder_tokens
+from nanoemox.cli_inputs import CLIError
 from nanoemox.modeling.configuration_nanoemox import (
     AUDIO_ADAPTERS,
     FRAME_ADAPTERS,
@@ -232,13 +233,13 @@ def main(argv: list[str] | None = None) -> int:
         arch["audio_adapter"] = args.frame_adapter
     if args.dry_run:
         if args.preset == "tiny":
-            raise SystemExit("--dry-run describes the full-size model; use --preset full")
+            raise CLIError("--dry-run describes the full-size model; use --preset full")
         counts = dry_run(arch)
         print(_format_counts(counts))
         print(json.dumps({"total_parameters": counts["total"]}))
         return 0
     if not args.output:
-        raise SystemExit("nanoemox init: --output is required (or --dry-run)")
+        raise CLIError("--output is required (or --dry-run)")
     dtype = getattr(torch, args.dtype)
     if args.preset == "tiny":
         from nanoemox.tiny.components import save_tiny_components
