@@ -7,6 +7,7 @@
     nanoemox predict --model ckpt/ --video clip.mp4     # one answer as JSON
     nanoemox evaluate --task mer --predictions p.jsonl  # score predictions
     nanoemox train --config train/configs/demo.yaml     # the P2E curriculum
+    nanoemox answers --run runs/demo/train              # a trained run's held-out answers beside the gold labels
     nanoemox ablate --config demo --variants mlp egmf   # variants through one curriculum, one table
     nanoemox card --model ckpt/                         # write the model card
     nanoemox bench --preset tiny                        # the benchmark suite
@@ -67,6 +68,9 @@ COMMANDS = {
     ),
     "train": Command(
         "nanoemox.train.cli", "run a P2E curriculum (a YAML file or a preset), stage by stage", torch=True
+    ),
+    "answers": Command(
+        "nanoemox.answers", "show a trained run's held-out answers beside their gold labels", {"--run": FOLDER}
     ),
     "ablate": Command(
         "nanoemox.train.ablate", "train design variants through one curriculum and tabulate them", torch=True

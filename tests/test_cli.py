@@ -108,6 +108,7 @@ def files(tmp_path, monkeypatch):
             "nanoemox data demo-report: no such folder: gone",
         ),
         (["data", "convert", "--format", "x", "--input", "gone.csv"], "no such file or folder: gone.csv (--input)"),
+        (["answers", "--run", "clip.mp4"], "nanoemox answers: expected a folder, got a file: clip.mp4 (--run)"),
         (["init", "--preset", "tiny", "--lm", "~/no/such/lm"], "nanoemox init: no such checkpoint folder: ~/no"),
         (["bench", "--video", "gone.mp4"], "nanoemox bench: no such file: gone.mp4 (--video)"),
     ],
