@@ -16,6 +16,7 @@ import json
 import logging
 import sys
 
+from nanoemox.cli_inputs import CLIError
 from nanoemox.modeling.prompts_nanoemox import TASKS
 
 logger = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not (args.video or args.audio or args.subtitle):
-        raise SystemExit("nanoemox predict: give --video, --audio or --subtitle")
+        raise CLIError("give --video, --audio or --subtitle")
     from transformers import pipeline
 
     analyse = pipeline("emotion-analysis", model=args.model, trust_remote_code=True)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up (if needed) and run the main job on the embedded default: the demo corpus, the four P2E phases on a
-# tiny Nano-EmoX (about ten minutes on 2 CPU cores), the held-out scores with modality ablations, an answer.
+# tiny Nano-EmoX (about ten minutes on 2 CPU cores; the pre-trained tiny components are cached for later runs), the
+# held-out scores with modality ablations, one clip answered, and held-out answers beside their gold labels.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -12,5 +13,8 @@ nanoemox train --config demo --output "$out/train" --set "datasets.demo.path=$ou
 final=$(ls -d "$out"/train/4-*/final)
 # held-out accuracy with all branches and with each masked, overall and on each deciding modality's share
 nanoemox data demo-report --run "$out/train" --data "$out/data"
+# one clip through the emotion-analysis pipeline, as JSON
 nanoemox predict --model "$final" --video "$out/data/media/demo-0000.mp4" \
   --faces "$out/data/media/demo-0000.face.json" --task mer --greedy --max-new-tokens 8
+# held-out clips of each task: the model's answer beside the gold label (from predictions-demo.jsonl of the run)
+nanoemox answers --run "$out/train" --dataset demo --num 6

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import torch
 
-from nanoemox.compose import TINY_ARCH, compose_checkpoint, save_tiny_components
+from nanoemox.compose import compose_checkpoint
 from nanoemox.modeling.modeling_nanoemox import NanoEmoXForConditionalGeneration
+from nanoemox.tiny.components import save_tiny_components
+from nanoemox.tiny.configs import TINY_ARCH
 
 
 def build_tiny_checkpoint(folder, seed: int = 0) -> str:

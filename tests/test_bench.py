@@ -9,7 +9,14 @@ import json
 
 import pytest
 
-from nanoemox.bench import main
+from nanoemox.bench import budget as budget_section
+from nanoemox.bench.budget import bench_budget, lora_parameters
+from nanoemox.bench.cli import main
+from nanoemox.bench.context import Bench
+from nanoemox.bench.presets import PRESETS
+from nanoemox.modeling.modeling_nanoemox import NanoEmoXForConditionalGeneration
+from nanoemox.train.curriculum import load_curriculum
+from nanoemox.train.stage import apply_trainable
 
 
 def _positive(value) -> bool:
@@ -17,18 +24,23 @@ def _positive(value) -> bool:
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("bench")
-    out = folder / "bench.json"
-    argv = ["--preset", "tiny", "--sections", "decode", "tokens", "budget", "training"]
-    argv += ["--repeats", "1", "--decode-steps", "3", "--json", str(out), "--workdir", str(folder / "work")]
+def workdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("bench")
+
+
+@pytest.fixture(scope="module")
+def results(workdir):
+    out = workdir / "bench.json"
+    argv = ["--preset", "tiny", "--sections", "decode", "tokens", "budget", "training", "preprocessing"]
+    argv += ["--repeats", "1", "--decode-steps", "3", "--loader-batches", "2"]
+    argv += ["--json", str(out), "--workdir", str(workdir / "work")]
     assert main(argv) == 0
     return json.loads(out.read_text())
 
 
 def test_sections_and_machine(results):
     assert results["preset"] == "tiny"
-    assert set(results["sections"]) == {"decode", "tokens", "budget", "training"}
+    assert set(results["sections"]) == {"decode", "tokens", "budget", "training", "preprocessing"}
     assert results["machine"]["cpus"] >= 1 and results["threads"] >= 1
 
 
@@ -56,13 +68,58 @@ def test_token_economy(results):
 def test_budget_on_paper(results):
     budget = results["sections"]["budget"]
     assert budget["parameters"]["total"] > 2e9  # full size, counted on the meta device
-    assert len(budget["phases"]) == 4 and list(budget["phases"])[-1] == "3 instruction tuning"
+    assert len(budget["phases"]) == 4 and list(budget["phases"])[-1] == "phase3-multitask"
     for phase in budget["phases"].values():
         assert _positive(phase["trainable_parameters"])
         assert all(_positive(v) for v in phase["peak_gb"].values())
         assert all(_positive(v) for v in phase["hours"].values())
         assert phase["hours"]["cache"] < phase["hours"]["no cache"]  # FLOPs, not timings: the cache skips encoders
     assert _positive(budget["total_hours"]["no_cache_h"]) and budget["published_hours"] == 32.0
+
+
+def test_budget_is_the_paper_curriculum(results):
+    """The budget's phases are the stages of train/configs/paper.yaml: names, iterations, batch and LoRA rank."""
+    paper = load_curriculum("paper")
+    phases = results["sections"]["budget"]["phases"]
+    assert list(phases) == [stage.name for stage in paper.stages]
+    for stage, phase in zip(paper.stages, phases.values()):
+        assert phase["iters"] == stage.epochs * stage.steps_per_epoch and phase["batch"] == stage.batch_size
+    assert "lora r16 (q,k,v,o,gate,up,down)" in results["sections"]["budget"]["parameters"]
+
+
+def test_budget_follows_an_edited_curriculum(results, workdir, monkeypatch):
+    """No copy of the curriculum in the benchmark: a longer first stage in the curriculum is a longer first phase."""
+    paper = load_curriculum("paper", ["stages.0.steps_per_epoch=10000"])
+    monkeypatch.setattr(budget_section, "load_curriculum", lambda name: paper)
+    edited = bench_budget(
+        Bench(preset=PRESETS["tiny"], workdir=workdir / "edited", threads=1), gpu_tflops=165.2, mfu=0.4, gpu_gb=24.0
+    )["phases"]
+    before = results["sections"]["budget"]["phases"]
+    first = paper.stages[0].name
+    assert edited[first]["iters"] == 2 * before[first]["iters"]
+    assert edited[first]["hours"]["cache"] == pytest.approx(2 * before[first]["hours"]["cache"])
+    assert edited[paper.stages[1].name]["hours"] == pytest.approx(before[paper.stages[1].name]["hours"])
+
+
+def test_budget_lora_count_is_what_peft_adds(results, workdir):
+    """The LoRA parameters the budget counts (the training's target pattern) are those PEFT adds to the model."""
+    stage = load_curriculum("paper").stages[-1]
+    model = NanoEmoXForConditionalGeneration.from_pretrained(workdir / "work" / "ckpt-tiny")
+    expected = lora_parameters(model, stage.lora)
+    peft = apply_trainable(model, stage)
+    added = sum(p.numel() for name, p in peft.named_parameters() if "lora_" in name)
+    assert expected == added > 0
+
+
+def test_preprocessing_times_every_step(results):
+    preprocessing = results["sections"]["preprocessing"]
+    for clip in preprocessing["clips"].values():
+        steps = ("face track + crops", "audio track + clips", "pixel/feature normalisation", "tokenisation")
+        assert set(clip["ms"]) == {"decode 8 frames", *steps, "processor total"}
+        assert all(_positive(v) for v in clip["ms"].values()) and 0 < clip["share_of_prefill"] < 1
+    assert _positive(preprocessing["model_ms"]["prefill"])
+    for workers in preprocessing["loader"]["workers"].values():
+        assert _positive(workers["data_ms_per_batch"]) and _positive(workers["step_ms"])
 
 
 def test_training_section_measures_every_demo_stage(results):

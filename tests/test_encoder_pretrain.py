@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from transformers import CLIPVisionModel, HubertModel, SwinBackbone
 
-from nanoemox.compose import tiny_component_configs
-from nanoemox.encoder_pretrain import (
+from nanoemox.tiny.configs import tiny_component_configs
+from nanoemox.tiny.encoder_pretrain import (
     face_examples,
     frame_examples,
     pretrain_face_backbone,

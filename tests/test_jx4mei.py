@@ -273,7 +273,7 @@ def test_cli_scoring_mode(tmp_path: Path, capsys):
 
 
 def test_tiny_conversations_and_curriculum_accept_the_task():
-    from nanoemox.tokenizer import tiny_conversations
+    from nanoemox.tiny.tokenizer import tiny_conversations
     from nanoemox.train.curriculum import StageConfig
 
     joint = [c for c in tiny_conversations(300) if c[0]["content"][-1]["text"].startswith("[Joint]")]

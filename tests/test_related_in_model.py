@@ -8,8 +8,10 @@ import sys
 import pytest
 import torch
 
-from nanoemox.compose import TINY_ARCH, compose_checkpoint, save_tiny_components
+from nanoemox.compose import compose_checkpoint
 from nanoemox.modeling.modeling_nanoemox import NanoEmoXForConditionalGeneration
+from nanoemox.tiny.components import save_tiny_components
+from nanoemox.tiny.configs import TINY_ARCH
 from tests.model_helpers import ALL, make_batch
 from tests.test_model import REMOTE_SCRIPT
 

@@ -385,7 +385,9 @@ def test_two_processes_complete_a_stage(ckpt, data, tmp_path):
 
 
 def test_feature_cache_with_fec_key_frames(data, tmp_path):
-    from nanoemox.compose import TINY_ARCH, compose_checkpoint, save_tiny_components
+    from nanoemox.compose import compose_checkpoint
+    from nanoemox.tiny.components import save_tiny_components
+    from nanoemox.tiny.configs import TINY_ARCH
 
     paths = save_tiny_components(tmp_path / "components")
     model = compose_checkpoint(tmp_path / "fec", **paths, arch={**TINY_ARCH, "num_key_frames": 2}).eval()

@@ -133,7 +133,7 @@ def parse_variant(spec: str) -> Variant:
 
 @functools.cache
 def _tiny_vocab_size() -> int:
-    from nanoemox.tokenizer import train_tiny_tokenizer
+    from nanoemox.tiny.tokenizer import train_tiny_tokenizer
 
     return len(train_tiny_tokenizer())
 
@@ -142,8 +142,8 @@ def design_config(config: CurriculumConfig):
     """The `NanoEmoXConfig` the curriculum starts from: that of `model.path`, or the one `model.init` composes (tiny
     preset: its shapes; otherwise the published shapes, as `nanoemox train --dry-run` assumes). Raises `ValueError`
     for a missing checkpoint and for unknown or invalid arch values."""
-    from nanoemox.compose import TINY_ARCH, tiny_component_configs
     from nanoemox.modeling.configuration_nanoemox import NanoEmoXConfig
+    from nanoemox.tiny.configs import TINY_ARCH, tiny_component_configs
 
     if "path" in config.model:
         path = Path(config.model["path"])
@@ -239,7 +239,7 @@ def plan_variants(config_path: str, overrides: list[str], specs: list[str], outp
 def tiny_component_kwargs(init: dict) -> dict:
     """`save_tiny_components` arguments of a tiny-preset `model.init`, read as `nanoemox train` reads them: each key
     by its name (`lm_pretrain_steps`, `encoder_pretrain_steps`, ...), `lm_config` as `lm`; other keys are ignored."""
-    from nanoemox.compose import save_tiny_components
+    from nanoemox.tiny.components import save_tiny_components
 
     accepted = set(inspect.signature(save_tiny_components).parameters) - {"folder", "seed"}
     kwargs = {("lm" if key == "lm_config" else key): value for key, value in init.items()}
@@ -249,7 +249,7 @@ def tiny_component_kwargs(init: dict) -> dict:
 def shared_components(config: CurriculumConfig, root: Path) -> dict[str, str]:
     """Tiny preset: the random encoders and tiny LM (pre-trained as `model.init` says) every variant starts from,
     made once under `root/components/<key>/` as `nanoemox train` makes them; returns {component: folder}."""
-    from nanoemox.compose import save_tiny_components
+    from nanoemox.tiny.components import save_tiny_components
 
     spec = {"seed": config.seed, **tiny_component_kwargs(config.model["init"])}
     key = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:12]
@@ -272,7 +272,7 @@ def finished(plan: Plan) -> bool:
 
 def run_variant(plan: Plan, output: Path) -> None:
     """Train and evaluate one variant in `plan.folder` (resuming an interrupted run), sharing what can be shared."""
-    from nanoemox.compose import TINY_ARCH
+    from nanoemox.tiny.configs import TINY_ARCH
 
     from .cli import run_curriculum
 
@@ -448,7 +448,7 @@ def collect(plan: Plan, status: str) -> dict:
 
 
 def machine() -> dict:
-    from nanoemox.bench import machine as bench_machine
+    from nanoemox.machine import describe_machine as bench_machine
 
     return {
         **bench_machine(),

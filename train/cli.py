@@ -51,7 +51,9 @@ def initial_checkpoint(config: CurriculumConfig, output_dir: Path) -> Path:
     target = output_dir / "0-init"
     if (target / "config.json").exists():
         return target
-    from nanoemox.compose import TINY_ARCH, compose_checkpoint, save_tiny_components
+    from nanoemox.compose import compose_checkpoint
+    from nanoemox.tiny.components import save_tiny_components
+    from nanoemox.tiny.configs import TINY_ARCH
 
     init = dict(spec.get("init", {}))
     preset = init.pop("preset", None)

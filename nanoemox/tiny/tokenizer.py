@@ -1,11 +1,10 @@
-"""Tokenizer pieces shared by every checkpoint: special tokens, the chat template, and the tiny BPE.
+"""The tiny preset's tokenizer: a byte-level BPE trained offline on text this package generates.
 
-The chat template is Qwen2.5's ChatML layout, extended with media parts: a `video` part becomes the
-four branch placeholders (frames, face, speech, fusion) and a separate `audio` part the speech
-placeholder (when the turn also has a video, that audio feeds the video's speech branch instead). The
-processor expands each placeholder to its branch's token count, or removes it when the sample lacks
-that modality. The tiny preset's tokenizer is a byte-level BPE trained here, offline, on text this
-package generates (task prompts, answers, label words), with the same special tokens and template.
+    tokenizer = train_tiny_tokenizer()          # ~1k tokens, Qwen's special tokens and chat template
+
+Its corpus (`tiny_corpus`) is the task prompts, answer formats and label words of every task: `tiny_conversations`
+are text-only conversations of each task with random labels (the tiny LM's pre-training reuses them to learn the
+answer formats). The special tokens and chat template are those of every checkpoint (`nanoemox.chat_template`).
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ import random
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
-from nanoemox.modeling.configuration_nanoemox import PLACEHOLDER_TOKENS
+from nanoemox.chat_template import CHAT_TEMPLATE, QWEN_SPECIAL_TOKENS
 from nanoemox.modeling.prompts_nanoemox import (
     DEFAULT_TASK_PROMPTS,
     JX4MEI_EMOTIONS,
@@ -24,33 +23,6 @@ from nanoemox.modeling.prompts_nanoemox import (
     TASKS,
     build_messages,
     format_answer,
-)
-
-QWEN_SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
-DEFAULT_SYSTEM = "You are Nano-EmoX, an assistant that perceives, understands and responds to human emotion."
-
-_MEDIA = "".join(PLACEHOLDER_TOKENS[k] for k in ("frame", "face", "audio", "fusion"))
-CHAT_TEMPLATE = (
-    "{% for message in messages %}"
-    "{% if loop.first and message.role != 'system' %}"
-    "<|im_start|>system\n" + DEFAULT_SYSTEM + "<|im_end|>\n"
-    "{% endif %}"
-    "<|im_start|>{{ message.role }}\n"
-    "{% if message.content is string %}{{ message.content }}"
-    "{% else %}"
-    "{% set ns = namespace(video=false) %}"
-    "{% for part in message.content %}{% if part.type == 'video' %}{% set ns.video = true %}{% endif %}"
-    "{% endfor %}"
-    "{% for part in message.content %}"
-    "{% if part.type == 'video' %}" + _MEDIA + "\n"
-    "{% elif part.type == 'audio' %}{% if not ns.video %}" + PLACEHOLDER_TOKENS["audio"] + "\n{% endif %}"
-    "{% elif part.type == 'text' %}{{ part.text }}"
-    "{% endif %}"
-    "{% endfor %}"
-    "{% endif %}"
-    "<|im_end|>\n"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
 
 # label vocabularies of the public benchmarks (MER2023 discrete labels, MIntRec's 20 intents) and common
@@ -132,15 +104,3 @@ def train_tiny_tokenizer(
     wrapped.padding_side = "left"
     wrapped.chat_template = CHAT_TEMPLATE
     return wrapped
-
-
-def add_placeholder_tokens(tokenizer) -> dict[str, int]:
-    """Add the branch placeholders as special tokens (no-op for those present) and set the chat template.
-
-    Returns {branch: token id}.
-    """
-    missing = [t for t in PLACEHOLDER_TOKENS.values() if t not in tokenizer.get_vocab()]
-    if missing:
-        tokenizer.add_special_tokens({"additional_special_tokens": missing}, replace_extra_special_tokens=False)
-    tokenizer.chat_template = CHAT_TEMPLATE
-    return {branch: tokenizer.convert_tokens_to_ids(tok) for branch, tok in PLACEHOLDER_TOKENS.items()}
