@@ -13,7 +13,7 @@ from nanoemox.cli import main as nanoemox_main
 from nanoemox.compose import NEW_MODULES
 from nanoemox.modeling.modeling_nanoemox import NanoEmoXForConditionalGeneration
 from nanoemox.processing.demo_corpus import accuracy_by_decisive_modality, generate_demo_corpus
-from nanoemox.train import cli as train_cli
+from nanoemox.train import engine as train_engine
 from nanoemox.train.ablate import VARIANTS, parse_variant, prepare, tiny_component_kwargs
 
 
@@ -85,7 +85,7 @@ def test_bad_variants_fail_before_anything_trains(data, tmp_path, monkeypatch):
     def no_training(*args, **kwargs):
         raise AssertionError("nothing may train before every variant is checked")
 
-    monkeypatch.setattr(train_cli, "run_curriculum", no_training)
+    monkeypatch.setattr(train_engine, "run_curriculum", no_training)
     cases = [
         (["nanoemox", "resnet"], [], "unknown variant 'resnet'"),
         (["nanoemox", "bad:model.init.arch.frame_adapter=resnet"], [], "frame_adapter='resnet'"),
@@ -174,7 +174,7 @@ def test_two_variants_one_table_and_a_rerun_reuses(data, tmp_path, monkeypatch, 
         raise AssertionError("a finished variant must not be rerun")
 
     with monkeypatch.context() as patch:
-        patch.setattr(train_cli, "run_curriculum", no_training)
+        patch.setattr(train_engine, "run_curriculum", no_training)
         assert nanoemox_main(argv) == 0
     assert [line for line in capsys.readouterr().out.splitlines() if line.startswith("|")] == table
     assert _mtimes(out) == before

@@ -17,16 +17,16 @@ from transformers import AutoModelForCausalLM, TrainerCallback
 
 from nanoemox.compose import save_checkpoint
 from nanoemox.evaluation.runner import evaluate_model, generate_answers
+from nanoemox.modeling.collator_nanoemox import NanoEmoXCollator
 from nanoemox.modeling.modeling_nanoemox import NanoEmoXForConditionalGeneration
 from nanoemox.modeling.processing_nanoemox import NanoEmoXProcessor
 from nanoemox.processing.demo_corpus import generate_demo_corpus
 from nanoemox.processing.schema import resolve_media
-from nanoemox.train.cli import load_pool, stage_rows
 from nanoemox.train.cli import main as train_main
-from nanoemox.modeling.collator_nanoemox import NanoEmoXCollator
 from nanoemox.train.curriculum import load_curriculum, parse_curriculum
+from nanoemox.train.data import load_pool, stage_rows
+from nanoemox.train.freezing import apply_trainable
 from nanoemox.train.multi_lora import run_task_adapters
-from nanoemox.train.stage import apply_trainable
 
 TASKS = ("mer", "mir")
 

@@ -15,14 +15,15 @@ from datasets import load_from_disk
 from safetensors.torch import load_file
 from transformers import TrainerCallback
 
+from nanoemox.modeling.collator_nanoemox import NanoEmoXCollator
 from nanoemox.modeling.modeling_nanoemox import NanoEmoXForConditionalGeneration
 from nanoemox.modeling.processing_nanoemox import NanoEmoXProcessor
 from nanoemox.processing.demo_corpus import generate_demo_corpus
 from nanoemox.processing.demo_report import main as demo_report_main
-from nanoemox.train.cli import dry_run, load_pool, stage_rows
 from nanoemox.train.cli import main as train_main
-from nanoemox.modeling.collator_nanoemox import NanoEmoXCollator
 from nanoemox.train.curriculum import TRAINABLE_MODULES, StageConfig, load_curriculum, parse_curriculum
+from nanoemox.train.data import load_pool, stage_rows
+from nanoemox.train.engine import dry_run
 from nanoemox.train.feature_cache import FeatureCache
 from nanoemox.train.stage import run_stage
 from tests.model_helpers import build_tiny_checkpoint

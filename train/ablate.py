@@ -171,7 +171,7 @@ def check_stages(config: CurriculumConfig, design) -> None:
     """Every stage's trainable modules exist in the model `design` builds (meta device, nothing allocated)."""
     from nanoemox.modeling.modeling_nanoemox import NanoEmoXForConditionalGeneration
 
-    from .stage import apply_trainable
+    from .freezing import apply_trainable
 
     with torch.device("meta"):
         model = NanoEmoXForConditionalGeneration(design)
@@ -274,7 +274,7 @@ def run_variant(plan: Plan, output: Path) -> None:
     """Train and evaluate one variant in `plan.folder` (resuming an interrupted run), sharing what can be shared."""
     from nanoemox.compose import TINY_ARCH
 
-    from .cli import run_curriculum
+    from .engine import run_curriculum
 
     config = copy.deepcopy(plan.config)
     init = config.model.get("init", {})
