@@ -22,8 +22,8 @@ from nanoemox.processing.demo_corpus import generate_demo_corpus
 from nanoemox.processing.demo_report import main as demo_report_main
 from nanoemox.train.cli import main as train_main
 from nanoemox.train.curriculum import TRAINABLE_MODULES, StageConfig, load_curriculum, parse_curriculum
-from nanoemox.train.data import load_pool, stage_rows
-from nanoemox.train.engine import dry_run
+from nanoemox.train.data import check_datasets, load_pool, stage_rows
+from nanoemox.train.engine import dry_run, run_curriculum
 from nanoemox.train.feature_cache import FeatureCache
 from nanoemox.train.stage import run_stage
 from tests.model_helpers import build_tiny_checkpoint
@@ -158,6 +158,43 @@ def test_where_keeps_only_the_matching_rows(tmp_path, data):
     for bad in ({"meta.": "x"}, {"labels.emotion": "x"}, {"meta.emotion_modality": []}):
         with pytest.raises(ValueError, match="where"):
             parse_curriculum(_curriculum(data, tmp_path, [_stage(where=bad)]))
+
+
+def test_datasets_are_checked_before_anything_is_composed(tmp_path, data, monkeypatch):
+    """A stage's missing dataset fails `nanoemox train` at once, in one line naming the dataset, stage and path."""
+    import nanoemox.compose
+
+    def never(*args, **kwargs):
+        raise AssertionError("nothing may be composed or trained before the datasets are checked")
+
+    monkeypatch.setattr(nanoemox.compose, "save_tiny_components", never)
+    monkeypatch.setattr(nanoemox.compose, "compose_checkpoint", never)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "test-only").mkdir()
+    (tmp_path / "test-only" / "dataset_dict.json").write_text(json.dumps({"splits": ["test"]}))
+    cases = [
+        (tmp_path / "nowhere", "not found at"),
+        (tmp_path / "empty", "no dataset_dict.json"),
+        (tmp_path / "test-only", "no 'train' split"),
+    ]
+    for path, problem in cases:
+        raw = _curriculum(data, tmp_path / "run", [_stage("a"), _stage("b", data=["demo", "extra"])])
+        raw["datasets"]["extra"] = {"path": str(path)}
+        (tmp_path / "c.yaml").write_text(json.dumps(raw))
+        with pytest.raises(SystemExit) as failure:
+            train_main(["--config", str(tmp_path / "c.yaml")])
+        message = str(failure.value)
+        assert "\n" not in message and problem in message, message
+        assert "dataset 'extra'" in message and "stage 'b'" in message and str(path) in message, message
+        assert not (tmp_path / "run").exists()  # nothing written either
+        with pytest.raises(ValueError, match=problem):  # the engine's own entry point checks the same
+            run_curriculum(parse_curriculum(raw))
+    # a dataset no stage may name (the parser refuses it too; the check does not rely on that)
+    config = parse_curriculum(_curriculum(data, tmp_path / "run", [_stage("a")]))
+    check_datasets(config)
+    config.stages[0].data = ["ghost"]
+    with pytest.raises(ValueError, match="stage 'a': dataset 'ghost' is not declared"):
+        check_datasets(config)
 
 
 # ---------------------------------------------------------------- collator and cache

@@ -55,6 +55,7 @@ from typing import Any
 import torch
 
 from .curriculum import CurriculumConfig, load_curriculum
+from .data import check_datasets
 
 logger = logging.getLogger(__name__)
 
@@ -226,12 +227,8 @@ def plan_variants(config_path: str, overrides: list[str], specs: list[str], outp
         if not recorded.exists() and folder.is_dir() and any(folder.iterdir()):
             raise ValueError(f"variant {variant.name!r}: {folder} is not empty and was not made by nanoemox ablate")
         plans.append(plan)
-    for name, spec in {n: s for plan in plans for n, s in plan.config.datasets.items()}.items():
-        if not Path(spec["path"]).exists():
-            raise ValueError(
-                f"dataset {name!r} not found at {spec['path']}: the variants share it, make it first "
-                f"(the demo corpus: nanoemox data demo --output {spec['path']})"
-            )
+    for plan in plans:  # the variants share the datasets: never regenerated, checked here
+        check_datasets(plan.config)
     return plans
 
 

@@ -9,8 +9,8 @@
     nanoemox train --config demo --set stages.3.epochs=2 --set seed=1
 
 `--config` takes a YAML file or the name of a shipped preset (paper, joint, reverse, demo, emotion_qwen, egmf).
-Running the same command again after an interruption resumes: finished stages are skipped, the interrupted one
-continues from its last checkpoint.
+Every stage's datasets are checked before anything trains. Running the same command again after an interruption
+resumes: finished stages are skipped, the interrupted one continues from its last checkpoint.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import argparse
 import logging
 
 from .curriculum import load_curriculum
+from .data import check_datasets
 from .engine import dry_run, run_curriculum
 
 logger = logging.getLogger(__name__)
@@ -53,10 +54,15 @@ def main(argv: list[str] | None = None) -> int:
     overrides = list(args.set)
     if args.output:
         overrides.append(f"output_dir={args.output}")
-    config = load_curriculum(args.config, overrides)
-    if args.dry_run:
-        print_dry_run(dry_run(config))
-        return 0
+    try:
+        config = load_curriculum(args.config, overrides)
+        if args.dry_run:
+            print_dry_run(dry_run(config))
+            return 0
+        # before anything is composed or trained; a problem is one line naming the dataset, stage and path
+        check_datasets(config)
+    except ValueError as err:
+        raise SystemExit(f"nanoemox train: {err}") from err
     final = run_curriculum(config, evaluate=not args.no_eval)
     print(f"final checkpoint: {final}")
     return 0

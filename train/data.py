@@ -1,5 +1,6 @@
-"""The rows a curriculum stage trains on: its datasets pooled, filtered by `where`, mixed by task.
+"""The rows a curriculum stage trains on: its datasets checked, pooled, filtered by `where`, mixed by task.
 
+    check_datasets(config)                     # before anything trains: every stage's datasets exist and load
     pool = load_pool(config, stage.data, "train")
     rows = stage_rows(stage, pool, seed=1)     # `rows_per_epoch` rows (per process) in the stage's task ratios
     rows, skipped = filter_rows(rows)          # rows whose media files are missing or do not open are left out
@@ -14,6 +15,7 @@ import logging
 import os
 from collections import Counter
 from dataclasses import replace
+from pathlib import Path
 
 import torch
 
@@ -22,6 +24,36 @@ from nanoemox.processing.schema import resolve_media
 from .curriculum import CurriculumConfig, StageConfig
 
 logger = logging.getLogger(__name__)
+
+TRAIN_SPLIT = "train"
+
+
+def check_datasets(config: CurriculumConfig) -> None:
+    """Every stage's `data` names a declared dataset whose folder exists and holds a dataset with a train split
+    (`dataset_dict.json`, as `nanoemox data` writes it). `ValueError`, one line naming the dataset, the stage and the
+    path, for the first that does not: cheap (reads no rows), so `nanoemox train` calls it before anything trains."""
+    for stage in config.stages:
+        for name in stage.data:
+            if name not in config.datasets:
+                raise ValueError(
+                    f"stage {stage.name!r}: dataset {name!r} is not declared under datasets {list(config.datasets)}"
+                )
+            path = Path(config.datasets[name]["path"])
+            if not path.is_dir():
+                raise ValueError(
+                    f"dataset {name!r} not found at {path} (stage {stage.name!r}): make it first "
+                    f"(the demo corpus: nanoemox data demo --output {path})"
+                )
+            where = f"dataset {name!r} at {path} (stage {stage.name!r})"
+            index = path / "dataset_dict.json"
+            if not index.is_file():
+                raise ValueError(f"{where}: no dataset_dict.json there; expected a folder written by `nanoemox data`")
+            try:
+                splits = json.loads(index.read_text())["splits"]
+            except (ValueError, KeyError, TypeError) as err:
+                raise ValueError(f"{where}: unreadable dataset_dict.json ({err!r})") from err
+            if TRAIN_SPLIT not in splits:
+                raise ValueError(f"{where}: no {TRAIN_SPLIT!r} split (has {splits})")
 
 
 def load_pool(config: CurriculumConfig, names: list[str], split: str) -> list[dict]:

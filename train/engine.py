@@ -1,9 +1,10 @@
-"""The curriculum engine: compose the first checkpoint, pick each stage's rows, run the stages, score the result.
+"""The curriculum engine: check the data, compose the first checkpoint, run the stages in order, score the result.
 
     config = load_curriculum("demo", ["output_dir=runs/demo/train"])
     final = run_curriculum(config)          # what `nanoemox train --config demo --output runs/demo/train` runs
     dry_run(load_curriculum("paper"))       # stage order and trainable parameters on the full-size model
 
+Every stage's datasets are checked first, so a missing folder is reported before minutes of encoder pre-training.
 A stage whose `stage.json` exists is skipped and an interrupted one resumes (see `stage`), so running a curriculum
 again after an interruption continues where it stopped. After the last stage, the held-out split of every dataset
 is scored with the final checkpoint (`eval_results.json`, `predictions-<dataset>.jsonl`, the model card's results).
@@ -19,7 +20,7 @@ from pathlib import Path
 import torch
 
 from .curriculum import CurriculumConfig
-from .data import load_pool, stage_rows, task_rows
+from .data import check_datasets, load_pool, stage_rows, task_rows
 
 logger = logging.getLogger(__name__)
 
@@ -60,10 +61,11 @@ def initial_checkpoint(config: CurriculumConfig, output_dir: Path) -> Path:
 
 # ---------------------------------------------------------------------------------------------- running
 def run_curriculum(config: CurriculumConfig, *, evaluate: bool = True) -> Path:
-    """Compose the first checkpoint, train every stage, evaluate; the final checkpoint's folder."""
+    """Check the datasets, compose the first checkpoint, train every stage, evaluate; the final checkpoint's folder."""
     from .multi_lora import run_task_adapters
     from .stage import run_stage
 
+    check_datasets(config)
     output_dir = Path(config.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "curriculum.json").write_text(json.dumps(config.to_dict(), indent=2, default=str))
