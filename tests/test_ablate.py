@@ -14,7 +14,7 @@ from nanoemox.compose import NEW_MODULES
 from nanoemox.modeling.modeling_nanoemox import NanoEmoXForConditionalGeneration
 from nanoemox.processing.demo_corpus import accuracy_by_decisive_modality, generate_demo_corpus
 from nanoemox.train import engine as train_engine
-from nanoemox.train.ablate import VARIANTS, parse_variant, prepare, tiny_component_kwargs
+from nanoemox.train.ablate import VARIANTS, headline_metrics, parse_variant, prepare, tiny_component_kwargs
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +71,14 @@ def test_variant_specs():
     for bad, match in [("resnet", "unknown variant 'resnet'"), ("x:seed", "not key=value"), ("../x:seed=1", "name")]:
         with pytest.raises(ValueError, match=match):
             parse_variant(bad)
+
+
+def test_ov_mer_column_names_what_was_computed():
+    """The OV-MER F needs the wheels; a wheel-less run's exact-set F is never labelled the OV-MER F."""
+    wheel_less = {"datasets": {"demo": {"all_modalities": {"ov-mer": {"exact_set_fscore": 0.25, "n_samples": 4}}}}}
+    with_wheels = {"datasets": {"demo": {"all_modalities": {"ov-mer": {"fscore": 0.5, "level2_fscore": 0.4}}}}}
+    assert headline_metrics(wheel_less) == ({"OV-MER exact-set F (no wheels)": 0.25}, {})
+    assert headline_metrics(with_wheels) == ({"OV-MER F": 0.5}, {})
 
 
 def test_tiny_components_are_made_as_train_makes_them():

@@ -27,6 +27,7 @@ from nanoemox.train.engine import dry_run, run_curriculum
 from nanoemox.train.feature_cache import FeatureCache
 from nanoemox.train.stage import run_stage
 from tests.model_helpers import build_tiny_checkpoint
+from tests.test_metrics_wheels import write_tiny_tables
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -361,6 +362,63 @@ def test_full_curriculum_cli_with_evaluation(data, tmp_path):
     assert "| without audio |" in (tmp_path / "run" / "demo_report.md").read_text()
     with pytest.raises(ValueError, match="eval_results.json: not found"):
         demo_report_main(["--run", str(tmp_path / "nothing"), "--data", str(data)])
+
+
+def _finished_run(ckpt, folder: Path) -> Path:
+    """`folder` as a curriculum run whose only stage `s` is finished (its final checkpoint is `ckpt`)."""
+    shutil.copytree(ckpt, folder / "1-s" / "final")
+    (folder / "1-s" / "stage.json").write_text("{}")
+    return folder / "1-s" / "final"
+
+
+def test_the_final_evaluation_scores_with_the_wheels_when_given(ckpt, data, tmp_path):
+    """`evaluation.wheels` reaches the held-out scoring: OV-MER F and MER hit rate; without it, the exact-set F."""
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    write_tiny_tables(wheels)
+    evaluation = {"tasks": ["mer", "ov-mer"], "max_samples": 2, "max_new_tokens": 4}
+    scored = {}
+    for name, given in (("with", str(wheels)), ("without", None)):
+        raw = _curriculum(data, tmp_path / name, [_stage()], evaluation={**evaluation, "wheels": given})
+        raw["model"] = {"path": str(ckpt)}
+        final = _finished_run(ckpt, tmp_path / name)
+        assert run_curriculum(parse_curriculum(raw)) == final  # the finished stage is not rerun; only scored
+        results = json.loads((tmp_path / name / "eval_results.json").read_text())
+        assert results["wheels"] == given
+        scored[name] = results["datasets"]["demo"]["all_modalities"]
+        # the model card's records are these results, under the scoring's own metric names
+        from huggingface_hub import ModelCard
+
+        card = ModelCard.load(final / "README.md")
+        card_metrics = {r.metric_type for r in card.data.eval_results if r.task_type == "ov-mer"}
+        assert card_metrics and {m.split(".")[0] for m in card_metrics} <= set(scored[name]["ov-mer"]), card_metrics
+        assert ("fscore" in card_metrics) == (given is not None)
+    with_wheels, without = scored["with"]["ov-mer"], scored["without"]["ov-mer"]
+    assert "fscore" in with_wheels and not any(k.startswith("exact_set") for k in with_wheels)
+    assert "exact_set_fscore" in without and "fscore" not in without
+    assert "hit_rate" in scored["with"]["mer"] and "hit_rate" not in scored["without"]["mer"]
+
+
+def test_wheels_flag_overrides_the_curriculum_and_is_checked_first(data, tmp_path, monkeypatch):
+    from nanoemox.evaluation.wheels import EmotionWheels
+    from nanoemox.train import cli as train_cli
+
+    for folder in ("yaml-wheels", "flag-wheels"):
+        (tmp_path / folder).mkdir()
+        write_tiny_tables(tmp_path / folder)
+    raw = _curriculum(data, tmp_path / "run", [_stage()], evaluation={"wheels": str(tmp_path / "yaml-wheels")})
+    (tmp_path / "c.yaml").write_text(json.dumps(raw))
+    calls = []
+    monkeypatch.setattr(train_cli, "run_curriculum", lambda config, **kw: calls.append((config, kw)) or tmp_path)
+    assert train_main(["--config", str(tmp_path / "c.yaml"), "--wheels", str(tmp_path / "flag-wheels")]) == 0
+    assert train_main(["--config", str(tmp_path / "c.yaml")]) == 0
+    (flag, flag_kw), (yaml, yaml_kw) = calls
+    assert flag.evaluation.wheels == str(tmp_path / "flag-wheels") and isinstance(flag_kw["wheels"], EmotionWheels)
+    assert yaml.evaluation.wheels == str(tmp_path / "yaml-wheels") and isinstance(yaml_kw["wheels"], EmotionWheels)
+    # a wheel folder that cannot be read fails before anything trains, in one line
+    with pytest.raises(SystemExit, match="nanoemox train: emotion wheel directory not found") as failure:
+        train_main(["--config", str(tmp_path / "c.yaml"), "--wheels", str(tmp_path / "nowhere")])
+    assert "\n" not in str(failure.value) and len(calls) == 2
 
 
 def test_each_stage_is_pushed_as_its_own_hub_revision(ckpt, data, tmp_path, fake_hub, monkeypatch):

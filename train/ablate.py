@@ -20,11 +20,11 @@ default output is `ablation/` beside the curriculum's `output_dir`). A built-in 
     <output>/feature_cache/ the frozen encoders' outputs, keyed by the encoders' fingerprint and media settings
 
 Everything is checked before anything trains: variant names and overrides, the curriculum, the arch values, that
-every stage's trainable modules exist in every variant's model, that the datasets exist. A variant whose stages and
-held-out evaluation are finished is not rerun (the curriculum's own resume skips finished stages but evaluates
-again); an unfinished one resumes from its last stage checkpoint. So running the same command again after an
-interruption continues where it stopped, and then only collects the table. A variant folder made with different
-settings is an error, never silently mixed.
+every stage's trainable modules exist in every variant's model, that the datasets exist, the wheels when given. A
+variant whose stages and held-out evaluation are finished is not rerun (the curriculum's own resume skips finished
+stages but evaluates again); an unfinished one resumes from its last stage checkpoint. So running the same command
+again after an interruption continues where it stopped, and then only collects the table. A variant folder made
+with different settings is an error, never silently mixed.
 
 The table (stdout, `<output>/ablation.md`, `<output>/ablation.json`), one row per variant, measured from the run's
 files: the held-out headline metric per task (`eval_results.json`), parameters (total, and new: adapters, face
@@ -87,7 +87,8 @@ HEADLINE = {
     "mer": (("waf", "MER WAF"),),
     "mir": (("accuracy", "MIR Acc"),),
     "msa": (("has0_acc2", "MSA Acc2"), ("mae", "MSA MAE")),
-    "ov-mer": (("exact_fscore", "OV-MER F"),),
+    # the OV-MER F needs the emotion wheels (`evaluation.wheels`); without them the scoring reports the exact-set F
+    "ov-mer": (("fscore", "OV-MER F"), ("exact_set_fscore", "OV-MER exact-set F (no wheels)")),
     "eri": (("proxy_token_f1", "ERI token-F1"),),
     "erg": (("emotion_accuracy", "ERG emotion Acc"),),
     "jx4mei": (("joint_accuracy", "JX4MEI joint Acc"),),
@@ -227,8 +228,12 @@ def plan_variants(config_path: str, overrides: list[str], specs: list[str], outp
         if not recorded.exists() and folder.is_dir() and any(folder.iterdir()):
             raise ValueError(f"variant {variant.name!r}: {folder} is not empty and was not made by nanoemox ablate")
         plans.append(plan)
-    for plan in plans:  # the variants share the datasets: never regenerated, checked here
+    from nanoemox.evaluation.wheels import as_wheels
+
+    for plan in plans:  # the variants share the datasets (never regenerated) and the wheels
         check_datasets(plan.config)
+    for wheels in {plan.config.evaluation.wheels for plan in plans}:
+        as_wheels(wheels)
     return plans
 
 

@@ -5,12 +5,12 @@
     nanoemox train --config demo --output runs/demo/train
     # the paper's curriculum, checked against the full-size model without data or downloads
     nanoemox train --config paper --dry-run
-    # any value of the YAML can be overridden
-    nanoemox train --config demo --set stages.3.epochs=2 --set seed=1
+    # any value of the YAML can be overridden; --wheels scores the OV-MER F (otherwise its exact-set F)
+    nanoemox train --config demo --set stages.3.epochs=2 --set seed=1 --wheels shared/reference/emotion_wheel
 
 `--config` takes a YAML file or the name of a shipped preset (paper, joint, reverse, demo, emotion_qwen, egmf).
-Every stage's datasets are checked before anything trains. Running the same command again after an interruption
-resumes: finished stages are skipped, the interrupted one continues from its last checkpoint.
+Every stage's datasets (and the wheels) are checked before anything trains. Running the same command again after
+an interruption resumes: finished stages are skipped, the interrupted one continues from its last checkpoint.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import logging
 
 from .curriculum import load_curriculum
 from .data import check_datasets
-from .engine import dry_run, run_curriculum
+from .engine import dry_run, load_wheels, run_curriculum
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--output", help="output folder (overrides output_dir)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a YAML value")
+    parser.add_argument(
+        "--wheels",
+        metavar="DIR",
+        help="emotion wheel folder for the held-out evaluation (overrides evaluation.wheels): MER hit rate, OV-MER F",
+    )
     parser.add_argument("--dry-run", action="store_true", help="validate against the full-size model; print stages")
     parser.add_argument("--no-eval", action="store_true", help="skip the held-out evaluation after the last stage")
     return parser
@@ -54,15 +59,19 @@ def main(argv: list[str] | None = None) -> int:
     overrides = list(args.set)
     if args.output:
         overrides.append(f"output_dir={args.output}")
+    evaluate = not args.no_eval
     try:
         config = load_curriculum(args.config, overrides)
+        if args.wheels:
+            config.evaluation.wheels = args.wheels
         if args.dry_run:
             print_dry_run(dry_run(config))
             return 0
         # before anything is composed or trained; a problem is one line naming the dataset, stage and path
         check_datasets(config)
+        wheels = load_wheels(config) if evaluate else None
     except ValueError as err:
         raise SystemExit(f"nanoemox train: {err}") from err
-    final = run_curriculum(config, evaluate=not args.no_eval)
+    final = run_curriculum(config, evaluate=evaluate, wheels=wheels)
     print(f"final checkpoint: {final}")
     return 0

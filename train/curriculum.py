@@ -3,6 +3,7 @@
     model:  {init: {preset: tiny}}          # or {path: DIR} / {init: {vision: ..., audio: ..., face: ..., lm: ...}}
     datasets: {demo: {path: runs/data}}     # schema datasets (`nanoemox data ...`), by name
     output_dir: runs/demo-train
+    evaluation: {tasks: [mer, ov-mer], wheels: shared/reference/emotion_wheel}   # held-out scoring at the end
     stages:
       - name: phase1.1-audio
         data: [demo]                        # the pool this stage samples from (train split)
@@ -170,6 +171,13 @@ class EvalSettings:
     batch_size: int = field(default=8, metadata={"help": "generation batch"})
     ablate: list[str] = field(default_factory=list, metadata={"help": "branches to mask one at a time"})
     ablation_tasks: list[str] = field(default_factory=lambda: ["mer", "mir"], metadata={"help": "tasks ablated"})
+    wheels: str | None = field(
+        default=None,
+        metadata={
+            "help": "emotion wheel folder (wheel1..5.xlsx, synonym.xlsx, format.csv): the MER hit rate and the OV-MER "
+            "F (`fscore`); without it OV-MER reports the exact-set F (`exact_set_fscore`) only; `--wheels` sets it"
+        },
+    )
 
 
 @dataclass

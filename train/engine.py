@@ -4,10 +4,11 @@
     final = run_curriculum(config)          # what `nanoemox train --config demo --output runs/demo/train` runs
     dry_run(load_curriculum("paper"))       # stage order and trainable parameters on the full-size model
 
-Every stage's datasets are checked first, so a missing folder is reported before minutes of encoder pre-training.
-A stage whose `stage.json` exists is skipped and an interrupted one resumes (see `stage`), so running a curriculum
-again after an interruption continues where it stopped. After the last stage, the held-out split of every dataset
-is scored with the final checkpoint (`eval_results.json`, `predictions-<dataset>.jsonl`, the model card's results).
+Everything that can be checked without training is checked first (every stage's datasets, the emotion wheels of
+the evaluation), so a missing folder is reported before minutes of encoder pre-training. A stage whose
+`stage.json` exists is skipped and an interrupted one resumes (see `stage`), so running a curriculum again after an
+interruption continues where it stopped. After the last stage, the held-out split of every dataset is scored with
+the final checkpoint (`eval_results.json`, `predictions-<dataset>.jsonl`, the model card's results).
 """
 
 from __future__ import annotations
@@ -23,6 +24,17 @@ from .curriculum import CurriculumConfig
 from .data import check_datasets, load_pool, stage_rows, task_rows
 
 logger = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------------------------------------- checks
+def load_wheels(config: CurriculumConfig):
+    """The emotion wheels of `evaluation.wheels` (an `EmotionWheels`), or None when none are given. `ValueError` for
+    a folder that is missing or lacks a table."""
+    if not config.evaluation.wheels:
+        return None
+    from nanoemox.evaluation.wheels import EmotionWheels
+
+    return EmotionWheels.from_dir(config.evaluation.wheels)
 
 
 # ---------------------------------------------------------------------------------------------- the first checkpoint
@@ -60,12 +72,16 @@ def initial_checkpoint(config: CurriculumConfig, output_dir: Path) -> Path:
 
 
 # ---------------------------------------------------------------------------------------------- running
-def run_curriculum(config: CurriculumConfig, *, evaluate: bool = True) -> Path:
-    """Check the datasets, compose the first checkpoint, train every stage, evaluate; the final checkpoint's folder."""
+def run_curriculum(config: CurriculumConfig, *, evaluate: bool = True, wheels=None) -> Path:
+    """Check the datasets (and the wheels), compose, train every stage, evaluate; the final checkpoint's folder.
+
+    `wheels`: the evaluation's `EmotionWheels` when already loaded (default: `evaluation.wheels`, loaded here)."""
     from .multi_lora import run_task_adapters
     from .stage import run_stage
 
     check_datasets(config)
+    if evaluate and wheels is None:
+        wheels = load_wheels(config)
     output_dir = Path(config.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "curriculum.json").write_text(json.dumps(config.to_dict(), indent=2, default=str))
@@ -92,7 +108,7 @@ def run_curriculum(config: CurriculumConfig, *, evaluate: bool = True) -> Path:
     if evaluate and torch.distributed.is_available() and torch.distributed.is_initialized():
         evaluate = torch.distributed.get_rank() == 0
     if evaluate:
-        evaluate_final(config, source, output_dir)
+        evaluate_final(config, source, output_dir, wheels=wheels)
     return source
 
 
@@ -127,8 +143,12 @@ def dry_run(config: CurriculumConfig) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------- evaluation
-def evaluate_final(config: CurriculumConfig, checkpoint: Path, output_dir: Path) -> dict:
-    """Score the held-out split with the final checkpoint; modality ablations as configured."""
+def evaluate_final(config: CurriculumConfig, checkpoint: Path, output_dir: Path, *, wheels=None) -> dict:
+    """Score the held-out split with the final checkpoint; modality ablations as configured.
+
+    `wheels` (an `EmotionWheels`; default: those of `evaluation.wheels`) give the MER hit rate and the OV-MER F;
+    without them OV-MER is scored by its exact-set F (`exact_set_fscore`), under that name.
+    """
     from datasets import load_from_disk
 
     from nanoemox.evaluation.runner import evaluate_model
@@ -138,10 +158,16 @@ def evaluate_final(config: CurriculumConfig, checkpoint: Path, output_dir: Path)
     from .stage import write_card
 
     settings = config.evaluation
+    wheels = wheels if wheels is not None else load_wheels(config)
     model = NanoEmoXForConditionalGeneration.from_pretrained(checkpoint).eval()
     processor = NanoEmoXProcessor.from_pretrained(checkpoint, trust_remote_code=True)
     names = list(dict.fromkeys(d for s in config.stages for d in s.data))
-    results: dict = {"checkpoint": str(checkpoint), "split": settings.split, "datasets": {}}
+    results: dict = {
+        "checkpoint": str(checkpoint),
+        "split": settings.split,
+        "wheels": None if wheels is None else (settings.wheels or "given by the caller"),
+        "datasets": {},
+    }
     for name in names:
         path = config.datasets[name]["path"]
         data = load_from_disk(path)
@@ -153,6 +179,7 @@ def evaluate_final(config: CurriculumConfig, checkpoint: Path, output_dir: Path)
             max_samples=settings.max_samples,
             batch_size=settings.batch_size,
             max_new_tokens=settings.max_new_tokens,
+            wheels=wheels,
         )
         full = evaluate_model(model, processor, data[settings.split], tasks=settings.tasks, **kwargs)
         entry = {"all_modalities": full["tasks"]}
@@ -181,7 +208,8 @@ def write_predictions(path: Path, predictions: list[dict]) -> None:
 
 
 def card_records(results: dict) -> list[dict]:
-    """`eval_results.json` of a curriculum as model-card records (one per dataset, condition and task)."""
+    """`eval_results.json` of a curriculum as model-card records (one per dataset, condition and task); the metric
+    names are the scoring's own, so the card never calls a wheel-less figure the OV-MER F."""
     records = []
     for name, conditions in results["datasets"].items():
         for condition, tasks in conditions.items():
