@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -262,7 +263,7 @@ def test_a_stage_changes_exactly_what_it_trains(ckpt, data, tmp_path, trainable)
         else:
             assert torch.equal(before[key], after[key]), f"{key} should be frozen"
     summary = json.loads((tmp_path / "1-s" / "stage.json").read_text())
-    assert summary["steps"] == 3 and summary["feature_cache"]["misses"] > 0
+    assert summary["steps"] == 3 and summary["world_size"] == 1 and summary["feature_cache"]["misses"] > 0
     assert any(k.startswith("task_loss/") for log in summary["log_history"] for k in log)
     # the stage's checkpoint is a plain Nano-EmoX that the processor and the pipeline load
     assert (Path(final) / "processor_config.json").exists() and (Path(final) / "pipeline_nanoemox.py").exists()
@@ -443,12 +444,21 @@ def test_accelerate_configs_load():
     kinds = {}
     for path in sorted((REPO / "train" / "accelerate").glob("*.yaml")):
         kinds[path.stem] = load_config_from_file(str(path)).distributed_type.value
-    expected = {"cpu_2proc": "MULTI_CPU", "deepspeed_zero2": "DEEPSPEED", "fsdp": "FSDP", "multi_gpu_ddp": "MULTI_GPU"}
+    # cpu_2proc takes accelerate's torch.distributed launcher: for MULTI_CPU, accelerate starts one process (no mpirun)
+    expected = {"cpu_2proc": "MULTI_GPU", "deepspeed_zero2": "DEEPSPEED", "fsdp": "FSDP", "multi_gpu_ddp": "MULTI_GPU"}
     assert kinds == expected
+    two = load_config_from_file(str(REPO / "train" / "accelerate" / "cpu_2proc.yaml"))
+    assert two.num_processes == 2 and not two.use_cpu  # use_cpu would send accelerate to its one-process launcher
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def test_two_processes_complete_a_stage(ckpt, data, tmp_path):
-    """`accelerate launch` with the shipped two-process CPU config (gloo) runs a stage to the end."""
+    """`accelerate launch` with the shipped two-process CPU config (gloo) runs a stage to the end, in two processes."""
     raw = _curriculum(data, tmp_path / "ddp", [_stage(trainable=("audio_adapter", "fusion"), steps=2)])
     raw["model"] = {"path": ckpt}
     (tmp_path / "c.yaml").write_text(json.dumps(raw))
@@ -461,6 +471,8 @@ def test_two_processes_complete_a_stage(ckpt, data, tmp_path):
             "launch",
             "--config_file",
             str(REPO / "train" / "accelerate" / "cpu_2proc.yaml"),
+            "--main_process_port",  # not the config's fixed port: another run may hold it
+            str(_free_port()),
             "-m",
             "nanoemox.cli",
             "train",
@@ -476,7 +488,7 @@ def test_two_processes_complete_a_stage(ckpt, data, tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((tmp_path / "ddp" / "1-s" / "stage.json").read_text())
-    assert summary["steps"] == 2
+    assert summary["steps"] == 2 and summary["world_size"] == 2
     assert (tmp_path / "ddp" / "1-s" / "final" / "model.safetensors").exists()
 
 

@@ -21,7 +21,7 @@ would instead give each task its own copy of them, and a task switch would swap 
     <output_dir>/<i>-<name>/tasks/<task>/adapter.json   written when the adapter is done: it is not retrained
     <output_dir>/<i>-<name>/final/                      the base (the previous stage's weights), loadable as before
     <output_dir>/<i>-<name>/final/adapters/<task>/      adapter_config.json + adapter_model.safetensors
-    <output_dir>/<i>-<name>/stage.json                  per adapter: rows, steps, losses, parameter counts
+    <output_dir>/<i>-<name>/stage.json                  per adapter: rows, steps, losses, parameter counts, processes
 
 `final/config.json` lists the adapters as `task_adapters: {task: "adapters/<task>"}`; the `emotion-analysis`
 pipeline, `nanoemox predict` and the evaluation runner switch to a task's adapter by themselves
@@ -149,6 +149,7 @@ def run_task_adapters(
         "per_task": True,
         "adapters": adapters,
         "steps": sum(a["steps"] for a in adapters.values()),
+        "world_size": max(a["world_size"] for a in adapters.values()),
         "train_loss": {task: a["train_loss"] for task, a in adapters.items()},
     }
     (folder / "stage.json").write_text(json.dumps(summary, indent=2))

@@ -4,7 +4,7 @@ A stage starts from the previous stage's checkpoint (`final/` of its folder), an
 
     <output_dir>/<i>-<name>/checkpoints/checkpoint-N   Trainer checkpoints (optimizer, scheduler, RNG): resume points
     <output_dir>/<i>-<name>/final/                     the merged model + processor + remote code (AutoModel loads it)
-    <output_dir>/<i>-<name>/stage.json                 what was trained, parameter counts, losses, skipped rows
+    <output_dir>/<i>-<name>/stage.json                 what was trained, parameter counts, losses, processes, skips
 
 A finished stage (its `stage.json` exists) is not rerun; an interrupted one resumes from its last checkpoint with
 the same data order. LoRA stages use PEFT (`modules_to_save` for the adapters and fusion) and are merged before

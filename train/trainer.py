@@ -2,7 +2,7 @@
 
     run = build_trainer(stage, source="runs/x/1-a/final", rows=rows, folder=Path("runs/x/2-b"), seed=0)
     result = run.train()          # continues from the last checkpoint under `folder/checkpoints/`, if any
-    run.summary(result)           # what stage.json records: parameters, loss, steps, skipped rows, ...
+    run.summary(result)           # what stage.json records: parameters, loss, steps, world size, skipped rows, ...
 
 An ordinary stage (`stage.run_stage`) trains one of these; a per-task LoRA stage (`multi_lora`) one per task, each
 in its own folder. Either way the model is loaded from `source` after seeding (so LoRA starts from the same
@@ -132,13 +132,14 @@ class StageTrainer:
         return self.trainer.train(resume_from_checkpoint=resume)
 
     def summary(self, result) -> dict:
-        """Rows, trainable parameters, loss, steps, logged losses, skipped rows, feature-cache use."""
+        """Rows, trainable parameters, loss, steps, processes, logged losses, skipped rows, feature-cache use."""
         state = self.trainer.state
         return {
             "rows": len(self.rows),
             "trainable_parameters": self.counts,
             "train_loss": result.training_loss,
             "steps": state.global_step,
+            "world_size": self.trainer.args.world_size,
             "log_history": [log for log in state.log_history if "loss" in log],
             "skipped_rows": dict(self.collator.skipped),
             "feature_cache": {"hits": self.cache.hits, "misses": self.cache.misses} if self.cache else None,
