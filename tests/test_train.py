@@ -27,8 +27,10 @@ from nanoemox.train.data import check_datasets, load_pool, stage_rows
 from nanoemox.train.engine import dry_run, run_curriculum
 from nanoemox.train.feature_cache import FeatureCache
 from nanoemox.train.stage import run_stage
+from nanoemox.train.trainer import last_checkpoint
 from tests.model_helpers import build_tiny_checkpoint
 from tests.test_metrics_wheels import write_tiny_tables
+from tests.trainer_probes import ResumeProbe, assert_starts_from, load_checkpoint_state
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -289,7 +291,13 @@ def test_kill_and_resume_equals_an_uninterrupted_run(ckpt, data, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         run_stage(stage, index=1, source=ckpt, rows=rows, output_dir=tmp_path / "cut", callbacks=[StopAfterSave(4)])
     assert not (tmp_path / "cut" / "1-s" / "stage.json").exists()
-    resumed = run_stage(stage, index=1, source=ckpt, rows=rows, output_dir=tmp_path / "cut")
+    saved = load_checkpoint_state(last_checkpoint(tmp_path / "cut" / "1-s" / "checkpoints"))
+    assert saved["name"] == "checkpoint-4"
+    probe = ResumeProbe()
+    resumed = run_stage(stage, index=1, source=ckpt, rows=rows, output_dir=tmp_path / "cut", callbacks=[probe])
+    # the resumed run takes only the two remaining steps, from the checkpoint's optimizer, scheduler and RNG state
+    assert probe.runs == 1 and probe.steps == [5, 6]
+    assert_starts_from(probe, saved)
     a, b = _weights(whole), _weights(resumed)
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6, msg=key)
