@@ -26,6 +26,7 @@ from nanoemox.train.curriculum import TRAINABLE_MODULES, StageConfig, load_curri
 from nanoemox.train.data import check_datasets, load_pool, stage_rows
 from nanoemox.train.engine import dry_run, run_curriculum
 from nanoemox.train.feature_cache import FeatureCache
+from nanoemox.train.freezing import apply_trainable
 from nanoemox.train.stage import run_stage
 from nanoemox.train.trainer import last_checkpoint
 from tests.model_helpers import build_tiny_checkpoint
@@ -235,6 +236,51 @@ def test_feature_cache_gives_the_same_loss_as_raw_media(ckpt, data, tmp_path):
     torch.testing.assert_close(losses[0], losses[1], rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(losses[1], losses[2])
     assert torch.equal(raw["input_ids"], again["input_ids"]) and torch.equal(raw["labels"], again["labels"])
+
+
+def test_feature_cache_equals_raw_media_in_train_mode_with_a_stage_frozen(ckpt, data, tmp_path):
+    """Training from the cache is training from raw media: the same loss in TRAIN mode under a stage's freezing.
+
+    Dropout stays on where the stage trains (LoRA dropout 0.1 here; the adapters and fusion have none), so each loss
+    is computed from the same seed: both batches draw the same dropout masks only if the frozen encoders draw nothing,
+    i.e. stay in eval mode (`NanoEmoXModel.train`). Another seed gives another loss, so the comparison is in train mode
+    for real. The tiny HuBERT has dropout and layer drop, the tiny Swin stochastic depth: in train mode they would
+    change the features on every call.
+    """
+    model = NanoEmoXForConditionalGeneration.from_pretrained(ckpt)
+    processor = NanoEmoXProcessor.from_pretrained(ckpt, trust_remote_code=True)
+    cache = FeatureCache(tmp_path / "cache", model, processor)  # keyed on the encoders before wrapping, as in training
+    trainable = ("frame_adapter", "audio_adapter", "face", "fusion", "lora")
+    lora = {"r": 4, "alpha": 8, "dropout": 0.1}
+    stage = parse_curriculum(_curriculum(data, tmp_path, [_stage(trainable=trainable, lora=lora)])).stages[0]
+    trained = apply_trainable(model, stage).train()
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():  # LoRA starts with B = 0, where its dropout cannot show: give B values, as training would
+        for name, p in trained.named_parameters():
+            if "lora_B" in name:
+                p.copy_(torch.randn(p.shape, generator=generator) * 0.5)
+    towers = {name: getattr(model.model, name) for name in ("vision_tower", "audio_tower", "face_backbone")}
+    assert towers["audio_tower"].config.hidden_dropout > 0 and towers["face_backbone"].config.drop_path_rate > 0
+    for name, tower in towers.items():
+        assert not any(p.requires_grad for p in tower.parameters()), f"{name} should be frozen"
+        assert not any(m.training for m in tower.modules()), f"{name} is in train mode: dropout, layer drop, masking"
+    assert all(getattr(model.model, m).training for m in ("frame_adapter", "audio_adapter", "face_adapter", "fusion"))
+    assert model.model.language_model.training
+    rows = _rows(data, 3)
+    raw = NanoEmoXCollator(processor, media_root=data)(rows)
+    cached_collator = NanoEmoXCollator(processor, media_root=data, feature_cache=cache)
+    first, again = cached_collator(rows), cached_collator(rows)  # encoded (in train mode) on a miss, then read
+    assert (cache.misses, cache.hits) == (3, 3) and "encoder_features" in again
+
+    def loss(batch, seed: int) -> torch.Tensor:
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            return trained(**{k: v for k, v in batch.items() if k != "task_index"}).loss
+
+    losses = [loss(batch, seed=0) for batch in (raw, first, again)]
+    torch.testing.assert_close(losses[0], losses[1], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(losses[1], losses[2])
+    assert not torch.isclose(loss(raw, seed=1), losses[0], rtol=1e-4, atol=1e-5)  # dropout is on where it trains
 
 
 # ---------------------------------------------------------------- stages
