@@ -111,6 +111,7 @@ def test_bad_variants_fail_before_anything_trains(data, tmp_path, monkeypatch):
         assert not out.exists()
 
 
+@pytest.mark.slow  # an end-to-end run: the second CI step (pytest -m slow)
 def test_two_variants_one_table_and_a_rerun_reuses(data, tmp_path, monkeypatch, capsys):
     config = _config(data, tmp_path)
     out = tmp_path / "ablation"

@@ -231,6 +231,7 @@ def test_the_head_trains_with_the_fusion(egmf_ckpt, tmp_path):
     assert any(".fusion.modules_to_save." in n for n in trainable) and any("lora_" in n for n in trainable)
 
 
+@pytest.mark.slow  # an end-to-end run: the second CI step (pytest -m slow)
 def test_egmf_curriculum_end_to_end_reports_msa_from_the_head(data, tmp_path):
     stage = {
         "name": "egmf",

@@ -371,6 +371,7 @@ def test_rows_with_missing_or_broken_media_are_skipped_and_counted(ckpt, data, t
     assert expected > 0 and sum(skipped.values()) == expected
 
 
+@pytest.mark.slow  # an end-to-end run: the second CI step (pytest -m slow)
 def test_full_curriculum_cli_with_evaluation(data, tmp_path):
     raw = _curriculum(
         data,
@@ -476,6 +477,7 @@ def test_wheels_flag_overrides_the_curriculum_and_is_checked_first(data, tmp_pat
     assert "\n" not in str(failure.value) and len(calls) == 2
 
 
+@pytest.mark.slow  # an end-to-end run: the second CI step (pytest -m slow)
 def test_each_stage_is_pushed_as_its_own_hub_revision(ckpt, data, tmp_path, fake_hub, monkeypatch):
     from nanoemox.model_cards.hub import download_checkpoint
 
@@ -511,6 +513,7 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest.mark.slow  # an end-to-end run: the second CI step (pytest -m slow)
 def test_two_processes_complete_a_stage(ckpt, data, tmp_path):
     """`accelerate launch` with the shipped two-process CPU config (gloo) runs a stage to the end, in two processes."""
     raw = _curriculum(data, tmp_path / "ddp", [_stage(trainable=("audio_adapter", "fusion"), steps=2)])
