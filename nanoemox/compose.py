@@ -146,20 +146,25 @@ def compose_checkpoint(
 
 
 def save_checkpoint(
-    model: NanoEmoXForConditionalGeneration, processor_or_tokenizer, output: str | os.PathLike
+    model: NanoEmoXForConditionalGeneration,
+    processor_or_tokenizer,
+    output: str | os.PathLike,
+    *,
+    training_note: dict | None = None,
 ) -> None:
     """Save a complete checkpoint: the processor, then the model (whose `save_pretrained` writes the weights, the
     config with its auto classes and the emotion-analysis pipeline, and the checkpoint's code).
 
     `processor_or_tokenizer`: a `NanoEmoXProcessor` (saved as it is) or a tokenizer (a processor is built around
-    it from the model config).
+    it from the model config). `training_note`: what produced these weights (a curriculum stage), recorded in the
+    checkpoint's training history.
     """
     output = Path(output)
     processor = processor_or_tokenizer
     if not isinstance(processor, NanoEmoXProcessor):
         processor = NanoEmoXProcessor.from_model_config(model.config, processor_or_tokenizer)
     processor.save_pretrained(output)
-    model.save_pretrained(output)
+    model.save_pretrained(output, training_note=training_note)
     logger.info("wrote %s", output)
 
 

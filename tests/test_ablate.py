@@ -13,8 +13,8 @@ from nanoemox.cli import main as nanoemox_main
 from nanoemox.compose import NEW_MODULES
 from nanoemox.modeling.modeling_nanoemox import NanoEmoXForConditionalGeneration
 from nanoemox.processing.demo_corpus import accuracy_by_decisive_modality, generate_demo_corpus
-from nanoemox.train import cli as train_cli
-from nanoemox.train.ablate import VARIANTS, parse_variant, prepare, tiny_component_kwargs
+from nanoemox.train import engine as train_engine
+from nanoemox.train.ablate import VARIANTS, headline_metrics, parse_variant, prepare, tiny_component_kwargs
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +73,14 @@ def test_variant_specs():
             parse_variant(bad)
 
 
+def test_ov_mer_column_names_what_was_computed():
+    """The OV-MER F needs the wheels; a wheel-less run's exact-set F is never labelled the OV-MER F."""
+    wheel_less = {"datasets": {"demo": {"all_modalities": {"ov-mer": {"exact_set_fscore": 0.25, "n_samples": 4}}}}}
+    with_wheels = {"datasets": {"demo": {"all_modalities": {"ov-mer": {"fscore": 0.5, "level2_fscore": 0.4}}}}}
+    assert headline_metrics(wheel_less) == ({"OV-MER exact-set F (no wheels)": 0.25}, {})
+    assert headline_metrics(with_wheels) == ({"OV-MER F": 0.5}, {})
+
+
 def test_tiny_components_are_made_as_train_makes_them():
     init = {"preset": "tiny", "arch": {"fusion": "egmf"}, "lm_pretrain_steps": 5, "lm_config": {"hidden_size": 64}}
     assert tiny_component_kwargs({**init, "colour": "red"}) == {"lm_pretrain_steps": 5, "lm": {"hidden_size": 64}}
@@ -85,7 +93,7 @@ def test_bad_variants_fail_before_anything_trains(data, tmp_path, monkeypatch):
     def no_training(*args, **kwargs):
         raise AssertionError("nothing may train before every variant is checked")
 
-    monkeypatch.setattr(train_cli, "run_curriculum", no_training)
+    monkeypatch.setattr(train_engine, "run_curriculum", no_training)
     cases = [
         (["nanoemox", "resnet"], [], "unknown variant 'resnet'"),
         (["nanoemox", "bad:model.init.arch.frame_adapter=resnet"], [], "frame_adapter='resnet'"),
@@ -103,6 +111,7 @@ def test_bad_variants_fail_before_anything_trains(data, tmp_path, monkeypatch):
         assert not out.exists()
 
 
+@pytest.mark.slow  # an end-to-end run: the second CI step (pytest -m slow)
 def test_two_variants_one_table_and_a_rerun_reuses(data, tmp_path, monkeypatch, capsys):
     config = _config(data, tmp_path)
     out = tmp_path / "ablation"
@@ -174,7 +183,7 @@ def test_two_variants_one_table_and_a_rerun_reuses(data, tmp_path, monkeypatch, 
         raise AssertionError("a finished variant must not be rerun")
 
     with monkeypatch.context() as patch:
-        patch.setattr(train_cli, "run_curriculum", no_training)
+        patch.setattr(train_engine, "run_curriculum", no_training)
         assert nanoemox_main(argv) == 0
     assert [line for line in capsys.readouterr().out.splitlines() if line.startswith("|")] == table
     assert _mtimes(out) == before

@@ -16,7 +16,7 @@ from nanoemox.bench.context import Bench
 from nanoemox.bench.presets import PRESETS
 from nanoemox.modeling.modeling_nanoemox import NanoEmoXForConditionalGeneration
 from nanoemox.train.curriculum import load_curriculum
-from nanoemox.train.stage import apply_trainable
+from nanoemox.train.freezing import apply_trainable
 
 
 def _positive(value) -> bool:

@@ -16,15 +16,15 @@ from safetensors.torch import load_file
 
 from nanoemox.compose import main as init_main
 from nanoemox.evaluation.scoring import msa_views
+from nanoemox.modeling.collator_nanoemox import NanoEmoXCollator
 from nanoemox.modeling.configuration_nanoemox import NanoEmoXConfig
 from nanoemox.modeling.modeling_nanoemox import NanoEmoXForConditionalGeneration
 from nanoemox.modeling.processing_nanoemox import NanoEmoXProcessor
 from nanoemox.processing.demo_corpus import generate_demo_corpus
-from nanoemox.train.cli import dry_run
 from nanoemox.train.cli import main as train_main
-from nanoemox.modeling.collator_nanoemox import NanoEmoXCollator
 from nanoemox.train.curriculum import load_curriculum, parse_curriculum
-from nanoemox.train.stage import apply_trainable
+from nanoemox.train.engine import dry_run
+from nanoemox.train.freezing import apply_trainable
 from tests.model_helpers import ALL, make_batch
 
 NAN = float("nan")
@@ -231,6 +231,7 @@ def test_the_head_trains_with_the_fusion(egmf_ckpt, tmp_path):
     assert any(".fusion.modules_to_save." in n for n in trainable) and any("lora_" in n for n in trainable)
 
 
+@pytest.mark.slow  # an end-to-end run: the second CI step (pytest -m slow)
 def test_egmf_curriculum_end_to_end_reports_msa_from_the_head(data, tmp_path):
     stage = {
         "name": "egmf",

@@ -14,13 +14,13 @@ from safetensors.torch import load_file
 
 from nanoemox.evaluation.hybrid_gate import HybridGateRecorder
 from nanoemox.evaluation.runner import generate_answers
+from nanoemox.modeling.collator_nanoemox import NanoEmoXCollator
 from nanoemox.modeling.modeling_nanoemox import NanoEmoXForConditionalGeneration
 from nanoemox.modeling.processing_nanoemox import NanoEmoXProcessor
 from nanoemox.processing.demo_corpus import generate_demo_corpus
-from nanoemox.train.cli import dry_run
 from nanoemox.train.cli import main as train_main
-from nanoemox.modeling.collator_nanoemox import NanoEmoXCollator
 from nanoemox.train.curriculum import load_curriculum, parse_curriculum
+from nanoemox.train.engine import dry_run
 
 HYBRID = {"frame_adapter": "hybrid_compressor", "audio_adapter": "hybrid_compressor"}
 LORA_TARGETS = (".q_proj.", ".k_proj.", ".v_proj.", ".o_proj.", ".gate_proj.", ".up_proj.", ".down_proj.")

@@ -17,16 +17,18 @@ from transformers import AutoModelForCausalLM, TrainerCallback
 
 from nanoemox.compose import save_checkpoint
 from nanoemox.evaluation.runner import evaluate_model, generate_answers
+from nanoemox.modeling.collator_nanoemox import NanoEmoXCollator
 from nanoemox.modeling.modeling_nanoemox import NanoEmoXForConditionalGeneration
 from nanoemox.modeling.processing_nanoemox import NanoEmoXProcessor
 from nanoemox.processing.demo_corpus import generate_demo_corpus
 from nanoemox.processing.schema import resolve_media
-from nanoemox.train.cli import load_pool, stage_rows
 from nanoemox.train.cli import main as train_main
-from nanoemox.modeling.collator_nanoemox import NanoEmoXCollator
 from nanoemox.train.curriculum import load_curriculum, parse_curriculum
+from nanoemox.train.data import load_pool, stage_rows
+from nanoemox.train.freezing import apply_trainable
 from nanoemox.train.multi_lora import run_task_adapters
-from nanoemox.train.stage import apply_trainable
+from nanoemox.train.trainer import last_checkpoint
+from tests.trainer_probes import ResumeProbe, assert_starts_from, load_checkpoint_state
 
 TASKS = ("mer", "mir")
 
@@ -168,8 +170,14 @@ def test_a_finished_adapter_is_not_retrained_and_an_interrupted_one_resumes(run,
     assert mer.exists() and not (folder / "final" / "adapters" / "mir").exists()
     assert not (folder / "stage.json").exists()
     mtime = mer.stat().st_mtime_ns
-    final = run_task_adapters(stage, **kwargs)
+    saved = load_checkpoint_state(last_checkpoint(folder / "tasks" / "mir" / "checkpoints"))
+    assert saved["name"] == "checkpoint-2"
+    probe = ResumeProbe()
+    final = run_task_adapters(stage, **kwargs, callbacks=[probe])
     assert mer.stat().st_mtime_ns == mtime  # not retrained
+    # one Trainer run (mir's), its one remaining step, from its checkpoint's optimizer, scheduler and RNG state
+    assert probe.runs == 1 and probe.steps == [3]
+    assert_starts_from(probe, saved)
     assert json.loads((folder / "stage.json").read_text())["adapters"]["mir"]["steps"] == 3
     # the resumed adapter equals the one trained without interruption
     for task in TASKS:

@@ -94,6 +94,7 @@ def demo_data(tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow  # an end-to-end run: the second CI step (pytest -m slow)
 @pytest.mark.parametrize("adapter", ["lq_former", "cat_mod"])
 def test_tiny_curriculum_with_the_module(demo_data, tmp_path, adapter):
     """The module goes through `nanoemox train` end to end: an adapter stage, a LoRA stage, held-out scoring."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -15,17 +16,22 @@ from datasets import load_from_disk
 from safetensors.torch import load_file
 from transformers import TrainerCallback
 
+from nanoemox.modeling.collator_nanoemox import NanoEmoXCollator
 from nanoemox.modeling.modeling_nanoemox import NanoEmoXForConditionalGeneration
 from nanoemox.modeling.processing_nanoemox import NanoEmoXProcessor
 from nanoemox.processing.demo_corpus import generate_demo_corpus
 from nanoemox.processing.demo_report import main as demo_report_main
-from nanoemox.train.cli import dry_run, load_pool, stage_rows
 from nanoemox.train.cli import main as train_main
-from nanoemox.modeling.collator_nanoemox import NanoEmoXCollator
 from nanoemox.train.curriculum import TRAINABLE_MODULES, StageConfig, load_curriculum, parse_curriculum
+from nanoemox.train.data import check_datasets, load_pool, stage_rows
+from nanoemox.train.engine import dry_run, run_curriculum
 from nanoemox.train.feature_cache import FeatureCache
+from nanoemox.train.freezing import apply_trainable
 from nanoemox.train.stage import run_stage
+from nanoemox.train.trainer import last_checkpoint
 from tests.model_helpers import build_tiny_checkpoint
+from tests.test_metrics_wheels import write_tiny_tables
+from tests.trainer_probes import ResumeProbe, assert_starts_from, load_checkpoint_state
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -159,6 +165,44 @@ def test_where_keeps_only_the_matching_rows(tmp_path, data):
             parse_curriculum(_curriculum(data, tmp_path, [_stage(where=bad)]))
 
 
+def test_datasets_are_checked_before_anything_is_composed(tmp_path, data, monkeypatch):
+    """A stage's missing dataset fails `nanoemox train` at once, in one line naming the dataset, stage and path."""
+    import nanoemox.compose
+    import nanoemox.tiny.components
+
+    def never(*args, **kwargs):
+        raise AssertionError("nothing may be composed or trained before the datasets are checked")
+
+    monkeypatch.setattr(nanoemox.tiny.components, "save_tiny_components", never)
+    monkeypatch.setattr(nanoemox.compose, "compose_checkpoint", never)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "test-only").mkdir()
+    (tmp_path / "test-only" / "dataset_dict.json").write_text(json.dumps({"splits": ["test"]}))
+    cases = [
+        (tmp_path / "nowhere", "not found at"),
+        (tmp_path / "empty", "no dataset_dict.json"),
+        (tmp_path / "test-only", "no 'train' split"),
+    ]
+    for path, problem in cases:
+        raw = _curriculum(data, tmp_path / "run", [_stage("a"), _stage("b", data=["demo", "extra"])])
+        raw["datasets"]["extra"] = {"path": str(path)}
+        (tmp_path / "c.yaml").write_text(json.dumps(raw))
+        with pytest.raises(SystemExit) as failure:
+            train_main(["--config", str(tmp_path / "c.yaml")])
+        message = str(failure.value)
+        assert "\n" not in message and problem in message, message
+        assert "dataset 'extra'" in message and "stage 'b'" in message and str(path) in message, message
+        assert not (tmp_path / "run").exists()  # nothing written either
+        with pytest.raises(ValueError, match=problem):  # the engine's own entry point checks the same
+            run_curriculum(parse_curriculum(raw))
+    # a dataset no stage may name (the parser refuses it too; the check does not rely on that)
+    config = parse_curriculum(_curriculum(data, tmp_path / "run", [_stage("a")]))
+    check_datasets(config)
+    config.stages[0].data = ["ghost"]
+    with pytest.raises(ValueError, match="stage 'a': dataset 'ghost' is not declared"):
+        check_datasets(config)
+
+
 # ---------------------------------------------------------------- collator and cache
 def _rows(data, n=4, task="mer"):
     return [dict(r) for r in load_from_disk(str(data))["train"] if r["task"] == task][:n]
@@ -195,6 +239,51 @@ def test_feature_cache_gives_the_same_loss_as_raw_media(ckpt, data, tmp_path):
     assert torch.equal(raw["input_ids"], again["input_ids"]) and torch.equal(raw["labels"], again["labels"])
 
 
+def test_feature_cache_equals_raw_media_in_train_mode_with_a_stage_frozen(ckpt, data, tmp_path):
+    """Training from the cache is training from raw media: the same loss in TRAIN mode under a stage's freezing.
+
+    Dropout stays on where the stage trains (LoRA dropout 0.1 here; the adapters and fusion have none), so each loss
+    is computed from the same seed: both batches draw the same dropout masks only if the frozen encoders draw nothing,
+    i.e. stay in eval mode (`NanoEmoXModel.train`). Another seed gives another loss, so the comparison is in train mode
+    for real. The tiny HuBERT has dropout and layer drop, the tiny Swin stochastic depth: in train mode they would
+    change the features on every call.
+    """
+    model = NanoEmoXForConditionalGeneration.from_pretrained(ckpt)
+    processor = NanoEmoXProcessor.from_pretrained(ckpt, trust_remote_code=True)
+    cache = FeatureCache(tmp_path / "cache", model, processor)  # keyed on the encoders before wrapping, as in training
+    trainable = ("frame_adapter", "audio_adapter", "face", "fusion", "lora")
+    lora = {"r": 4, "alpha": 8, "dropout": 0.1}
+    stage = parse_curriculum(_curriculum(data, tmp_path, [_stage(trainable=trainable, lora=lora)])).stages[0]
+    trained = apply_trainable(model, stage).train()
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():  # LoRA starts with B = 0, where its dropout cannot show: give B values, as training would
+        for name, p in trained.named_parameters():
+            if "lora_B" in name:
+                p.copy_(torch.randn(p.shape, generator=generator) * 0.5)
+    towers = {name: getattr(model.model, name) for name in ("vision_tower", "audio_tower", "face_backbone")}
+    assert towers["audio_tower"].config.hidden_dropout > 0 and towers["face_backbone"].config.drop_path_rate > 0
+    for name, tower in towers.items():
+        assert not any(p.requires_grad for p in tower.parameters()), f"{name} should be frozen"
+        assert not any(m.training for m in tower.modules()), f"{name} is in train mode: dropout, layer drop, masking"
+    assert all(getattr(model.model, m).training for m in ("frame_adapter", "audio_adapter", "face_adapter", "fusion"))
+    assert model.model.language_model.training
+    rows = _rows(data, 3)
+    raw = NanoEmoXCollator(processor, media_root=data)(rows)
+    cached_collator = NanoEmoXCollator(processor, media_root=data, feature_cache=cache)
+    first, again = cached_collator(rows), cached_collator(rows)  # encoded (in train mode) on a miss, then read
+    assert (cache.misses, cache.hits) == (3, 3) and "encoder_features" in again
+
+    def loss(batch, seed: int) -> torch.Tensor:
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            return trained(**{k: v for k, v in batch.items() if k != "task_index"}).loss
+
+    losses = [loss(batch, seed=0) for batch in (raw, first, again)]
+    torch.testing.assert_close(losses[0], losses[1], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(losses[1], losses[2])
+    assert not torch.isclose(loss(raw, seed=1), losses[0], rtol=1e-4, atol=1e-5)  # dropout is on where it trains
+
+
 # ---------------------------------------------------------------- stages
 def _weights(folder) -> dict[str, torch.Tensor]:
     return load_file(Path(folder) / "model.safetensors")
@@ -223,7 +312,7 @@ def test_a_stage_changes_exactly_what_it_trains(ckpt, data, tmp_path, trainable)
         else:
             assert torch.equal(before[key], after[key]), f"{key} should be frozen"
     summary = json.loads((tmp_path / "1-s" / "stage.json").read_text())
-    assert summary["steps"] == 3 and summary["feature_cache"]["misses"] > 0
+    assert summary["steps"] == 3 and summary["world_size"] == 1 and summary["feature_cache"]["misses"] > 0
     assert any(k.startswith("task_loss/") for log in summary["log_history"] for k in log)
     # the stage's checkpoint is a plain Nano-EmoX that the processor and the pipeline load
     assert (Path(final) / "processor_config.json").exists() and (Path(final) / "pipeline_nanoemox.py").exists()
@@ -249,7 +338,13 @@ def test_kill_and_resume_equals_an_uninterrupted_run(ckpt, data, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         run_stage(stage, index=1, source=ckpt, rows=rows, output_dir=tmp_path / "cut", callbacks=[StopAfterSave(4)])
     assert not (tmp_path / "cut" / "1-s" / "stage.json").exists()
-    resumed = run_stage(stage, index=1, source=ckpt, rows=rows, output_dir=tmp_path / "cut")
+    saved = load_checkpoint_state(last_checkpoint(tmp_path / "cut" / "1-s" / "checkpoints"))
+    assert saved["name"] == "checkpoint-4"
+    probe = ResumeProbe()
+    resumed = run_stage(stage, index=1, source=ckpt, rows=rows, output_dir=tmp_path / "cut", callbacks=[probe])
+    # the resumed run takes only the two remaining steps, from the checkpoint's optimizer, scheduler and RNG state
+    assert probe.runs == 1 and probe.steps == [5, 6]
+    assert_starts_from(probe, saved)
     a, b = _weights(whole), _weights(resumed)
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6, msg=key)
@@ -277,6 +372,7 @@ def test_rows_with_missing_or_broken_media_are_skipped_and_counted(ckpt, data, t
     assert expected > 0 and sum(skipped.values()) == expected
 
 
+@pytest.mark.slow  # an end-to-end run: the second CI step (pytest -m slow)
 def test_full_curriculum_cli_with_evaluation(data, tmp_path):
     raw = _curriculum(
         data,
@@ -325,6 +421,64 @@ def test_full_curriculum_cli_with_evaluation(data, tmp_path):
         demo_report_main(["--run", str(tmp_path / "nothing"), "--data", str(data)])
 
 
+def _finished_run(ckpt, folder: Path) -> Path:
+    """`folder` as a curriculum run whose only stage `s` is finished (its final checkpoint is `ckpt`)."""
+    shutil.copytree(ckpt, folder / "1-s" / "final")
+    (folder / "1-s" / "stage.json").write_text("{}")
+    return folder / "1-s" / "final"
+
+
+def test_the_final_evaluation_scores_with_the_wheels_when_given(ckpt, data, tmp_path):
+    """`evaluation.wheels` reaches the held-out scoring: OV-MER F and MER hit rate; without it, the exact-set F."""
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    write_tiny_tables(wheels)
+    evaluation = {"tasks": ["mer", "ov-mer"], "max_samples": 2, "max_new_tokens": 4}
+    scored = {}
+    for name, given in (("with", str(wheels)), ("without", None)):
+        raw = _curriculum(data, tmp_path / name, [_stage()], evaluation={**evaluation, "wheels": given})
+        raw["model"] = {"path": str(ckpt)}
+        final = _finished_run(ckpt, tmp_path / name)
+        assert run_curriculum(parse_curriculum(raw)) == final  # the finished stage is not rerun; only scored
+        results = json.loads((tmp_path / name / "eval_results.json").read_text())
+        assert results["wheels"] == given
+        scored[name] = results["datasets"]["demo"]["all_modalities"]
+        # the model card's records are these results, under the scoring's own metric names
+        from huggingface_hub import ModelCard
+
+        card = ModelCard.load(final / "README.md")
+        card_metrics = {r.metric_type for r in card.data.eval_results if r.task_type == "ov-mer"}
+        assert card_metrics and {m.split(".")[0] for m in card_metrics} <= set(scored[name]["ov-mer"]), card_metrics
+        assert ("fscore" in card_metrics) == (given is not None)
+    with_wheels, without = scored["with"]["ov-mer"], scored["without"]["ov-mer"]
+    assert "fscore" in with_wheels and not any(k.startswith("exact_set") for k in with_wheels)
+    assert "exact_set_fscore" in without and "fscore" not in without
+    assert "hit_rate" in scored["with"]["mer"] and "hit_rate" not in scored["without"]["mer"]
+
+
+def test_wheels_flag_overrides_the_curriculum_and_is_checked_first(data, tmp_path, monkeypatch):
+    from nanoemox.evaluation.wheels import EmotionWheels
+    from nanoemox.train import cli as train_cli
+
+    for folder in ("yaml-wheels", "flag-wheels"):
+        (tmp_path / folder).mkdir()
+        write_tiny_tables(tmp_path / folder)
+    raw = _curriculum(data, tmp_path / "run", [_stage()], evaluation={"wheels": str(tmp_path / "yaml-wheels")})
+    (tmp_path / "c.yaml").write_text(json.dumps(raw))
+    calls = []
+    monkeypatch.setattr(train_cli, "run_curriculum", lambda config, **kw: calls.append((config, kw)) or tmp_path)
+    assert train_main(["--config", str(tmp_path / "c.yaml"), "--wheels", str(tmp_path / "flag-wheels")]) == 0
+    assert train_main(["--config", str(tmp_path / "c.yaml")]) == 0
+    (flag, flag_kw), (yaml, yaml_kw) = calls
+    assert flag.evaluation.wheels == str(tmp_path / "flag-wheels") and isinstance(flag_kw["wheels"], EmotionWheels)
+    assert yaml.evaluation.wheels == str(tmp_path / "yaml-wheels") and isinstance(yaml_kw["wheels"], EmotionWheels)
+    # a wheel folder that cannot be read fails before anything trains, in one line
+    with pytest.raises(SystemExit, match="nanoemox train: emotion wheel directory not found") as failure:
+        train_main(["--config", str(tmp_path / "c.yaml"), "--wheels", str(tmp_path / "nowhere")])
+    assert "\n" not in str(failure.value) and len(calls) == 2
+
+
+@pytest.mark.slow  # an end-to-end run: the second CI step (pytest -m slow)
 def test_each_stage_is_pushed_as_its_own_hub_revision(ckpt, data, tmp_path, fake_hub, monkeypatch):
     from nanoemox.model_cards.hub import download_checkpoint
 
@@ -347,12 +501,22 @@ def test_accelerate_configs_load():
     kinds = {}
     for path in sorted((REPO / "train" / "accelerate").glob("*.yaml")):
         kinds[path.stem] = load_config_from_file(str(path)).distributed_type.value
-    expected = {"cpu_2proc": "MULTI_CPU", "deepspeed_zero2": "DEEPSPEED", "fsdp": "FSDP", "multi_gpu_ddp": "MULTI_GPU"}
+    # cpu_2proc takes accelerate's torch.distributed launcher: for MULTI_CPU, accelerate starts one process (no mpirun)
+    expected = {"cpu_2proc": "MULTI_GPU", "deepspeed_zero2": "DEEPSPEED", "fsdp": "FSDP", "multi_gpu_ddp": "MULTI_GPU"}
     assert kinds == expected
+    two = load_config_from_file(str(REPO / "train" / "accelerate" / "cpu_2proc.yaml"))
+    assert two.num_processes == 2 and not two.use_cpu  # use_cpu would send accelerate to its one-process launcher
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.slow  # an end-to-end run: the second CI step (pytest -m slow)
 def test_two_processes_complete_a_stage(ckpt, data, tmp_path):
-    """`accelerate launch` with the shipped two-process CPU config (gloo) runs a stage to the end."""
+    """`accelerate launch` with the shipped two-process CPU config (gloo) runs a stage to the end, in two processes."""
     raw = _curriculum(data, tmp_path / "ddp", [_stage(trainable=("audio_adapter", "fusion"), steps=2)])
     raw["model"] = {"path": ckpt}
     (tmp_path / "c.yaml").write_text(json.dumps(raw))
@@ -365,6 +529,8 @@ def test_two_processes_complete_a_stage(ckpt, data, tmp_path):
             "launch",
             "--config_file",
             str(REPO / "train" / "accelerate" / "cpu_2proc.yaml"),
+            "--main_process_port",  # not the config's fixed port: another run may hold it
+            str(_free_port()),
             "-m",
             "nanoemox.cli",
             "train",
@@ -380,7 +546,7 @@ def test_two_processes_complete_a_stage(ckpt, data, tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((tmp_path / "ddp" / "1-s" / "stage.json").read_text())
-    assert summary["steps"] == 2
+    assert summary["steps"] == 2 and summary["world_size"] == 2
     assert (tmp_path / "ddp" / "1-s" / "final" / "model.safetensors").exists()
 
 

@@ -20,11 +20,11 @@ default output is `ablation/` beside the curriculum's `output_dir`). A built-in 
     <output>/feature_cache/ the frozen encoders' outputs, keyed by the encoders' fingerprint and media settings
 
 Everything is checked before anything trains: variant names and overrides, the curriculum, the arch values, that
-every stage's trainable modules exist in every variant's model, that the datasets exist. A variant whose stages and
-held-out evaluation are finished is not rerun (the curriculum's own resume skips finished stages but evaluates
-again); an unfinished one resumes from its last stage checkpoint. So running the same command again after an
-interruption continues where it stopped, and then only collects the table. A variant folder made with different
-settings is an error, never silently mixed.
+every stage's trainable modules exist in every variant's model, that the datasets exist, the wheels when given. A
+variant whose stages and held-out evaluation are finished is not rerun (the curriculum's own resume skips finished
+stages but evaluates again); an unfinished one resumes from its last stage checkpoint. So running the same command
+again after an interruption continues where it stopped, and then only collects the table. A variant folder made
+with different settings is an error, never silently mixed.
 
 The table (stdout, `<output>/ablation.md`, `<output>/ablation.json`), one row per variant, measured from the run's
 files: the held-out headline metric per task (`eval_results.json`), parameters (total, and new: adapters, face
@@ -55,6 +55,7 @@ from typing import Any
 import torch
 
 from .curriculum import CurriculumConfig, load_curriculum
+from .data import check_datasets
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +87,8 @@ HEADLINE = {
     "mer": (("waf", "MER WAF"),),
     "mir": (("accuracy", "MIR Acc"),),
     "msa": (("has0_acc2", "MSA Acc2"), ("mae", "MSA MAE")),
-    "ov-mer": (("exact_fscore", "OV-MER F"),),
+    # the OV-MER F needs the emotion wheels (`evaluation.wheels`); without them the scoring reports the exact-set F
+    "ov-mer": (("fscore", "OV-MER F"), ("exact_set_fscore", "OV-MER exact-set F (no wheels)")),
     "eri": (("proxy_token_f1", "ERI token-F1"),),
     "erg": (("emotion_accuracy", "ERG emotion Acc"),),
     "jx4mei": (("joint_accuracy", "JX4MEI joint Acc"),),
@@ -171,7 +173,7 @@ def check_stages(config: CurriculumConfig, design) -> None:
     """Every stage's trainable modules exist in the model `design` builds (meta device, nothing allocated)."""
     from nanoemox.modeling.modeling_nanoemox import NanoEmoXForConditionalGeneration
 
-    from .stage import apply_trainable
+    from .freezing import apply_trainable
 
     with torch.device("meta"):
         model = NanoEmoXForConditionalGeneration(design)
@@ -226,12 +228,12 @@ def plan_variants(config_path: str, overrides: list[str], specs: list[str], outp
         if not recorded.exists() and folder.is_dir() and any(folder.iterdir()):
             raise ValueError(f"variant {variant.name!r}: {folder} is not empty and was not made by nanoemox ablate")
         plans.append(plan)
-    for name, spec in {n: s for plan in plans for n, s in plan.config.datasets.items()}.items():
-        if not Path(spec["path"]).exists():
-            raise ValueError(
-                f"dataset {name!r} not found at {spec['path']}: the variants share it, make it first "
-                f"(the demo corpus: nanoemox data demo --output {spec['path']})"
-            )
+    from nanoemox.evaluation.wheels import as_wheels
+
+    for plan in plans:  # the variants share the datasets (never regenerated) and the wheels
+        check_datasets(plan.config)
+    for wheels in {plan.config.evaluation.wheels for plan in plans}:
+        as_wheels(wheels)
     return plans
 
 
@@ -274,7 +276,7 @@ def run_variant(plan: Plan, output: Path) -> None:
     """Train and evaluate one variant in `plan.folder` (resuming an interrupted run), sharing what can be shared."""
     from nanoemox.tiny.configs import TINY_ARCH
 
-    from .cli import run_curriculum
+    from .engine import run_curriculum
 
     config = copy.deepcopy(plan.config)
     init = config.model.get("init", {})

@@ -3,6 +3,7 @@
     model:  {init: {preset: tiny}}          # or {path: DIR} / {init: {vision: ..., audio: ..., face: ..., lm: ...}}
     datasets: {demo: {path: runs/data}}     # schema datasets (`nanoemox data ...`), by name
     output_dir: runs/demo-train
+    evaluation: {tasks: [mer, ov-mer], wheels: shared/reference/emotion_wheel}   # held-out scoring at the end
     stages:
       - name: phase1.1-audio
         data: [demo]                        # the pool this stage samples from (train split)
@@ -170,11 +171,19 @@ class EvalSettings:
     batch_size: int = field(default=8, metadata={"help": "generation batch"})
     ablate: list[str] = field(default_factory=list, metadata={"help": "branches to mask one at a time"})
     ablation_tasks: list[str] = field(default_factory=lambda: ["mer", "mir"], metadata={"help": "tasks ablated"})
+    wheels: str | None = field(
+        default=None,
+        metadata={
+            "help": "emotion wheel folder (wheel1..5.xlsx, synonym.xlsx, format.csv): the MER hit rate and the OV-MER "
+            "F (`fscore`); without it OV-MER reports the exact-set F (`exact_set_fscore`) only; `--wheels` sets it"
+        },
+    )
 
 
 @dataclass
 class CurriculumConfig:
     stages: list[StageConfig]
+    name: str = field(default="", metadata={"help": "what model cards call it (default: the preset or file name)"})
     model: dict = field(default_factory=lambda: {"init": {"preset": "tiny"}})
     datasets: dict[str, dict] = field(default_factory=dict)
     output_dir: str = "runs/train"
@@ -259,4 +268,5 @@ def load_curriculum(path: str | Path, overrides: list[str] | None = None) -> Cur
             raise ValueError(f"curriculum {str(path)!r} not found (built-in presets: {presets})")
         path = builtin
     data = yaml.safe_load(path.read_text())
+    data.setdefault("name", path.stem)
     return parse_curriculum(data, overrides, base_dir=path.parent)

@@ -21,7 +21,7 @@ would instead give each task its own copy of them, and a task switch would swap 
     <output_dir>/<i>-<name>/tasks/<task>/adapter.json   written when the adapter is done: it is not retrained
     <output_dir>/<i>-<name>/final/                      the base (the previous stage's weights), loadable as before
     <output_dir>/<i>-<name>/final/adapters/<task>/      adapter_config.json + adapter_model.safetensors
-    <output_dir>/<i>-<name>/stage.json                  per adapter: rows, steps, losses, parameter counts
+    <output_dir>/<i>-<name>/stage.json                  per adapter: rows, steps, losses, parameter counts, processes
 
 `final/config.json` lists the adapters as `task_adapters: {task: "adapters/<task>"}`; the `emotion-analysis`
 pipeline, `nanoemox predict` and the evaluation runner switch to a task's adapter by themselves
@@ -30,37 +30,22 @@ pipeline, `nanoemox predict` and the evaluation runner switch to a task's adapte
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 from pathlib import Path
 
 import torch
 
-from nanoemox.compose import save_checkpoint
-from nanoemox.modeling.collator_nanoemox import NanoEmoXCollator
 from nanoemox.modeling.modeling_nanoemox import NanoEmoXForConditionalGeneration
 from nanoemox.modeling.processing_nanoemox import NanoEmoXProcessor
 
 from .curriculum import StageConfig
-from .stage import (
-    NanoEmoXTrainer,
-    RowsDataset,
-    apply_trainable,
-    filter_rows,
-    trainable_counts,
-    training_arguments,
-    write_card,
-)
+from .stage import publish_checkpoint, training_note
+from .trainer import build_trainer
 
 logger = logging.getLogger(__name__)
 
 ADAPTERS_DIR = "adapters"
-
-
-def _last_checkpoint(folder: Path) -> str | None:
-    checkpoints = sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
-    return str(checkpoints[-1]) if checkpoints else None
 
 
 def train_task_adapter(
@@ -86,42 +71,20 @@ def train_task_adapter(
     if done.exists():
         logger.info("stage %s: the %s adapter is already trained", stage.name, task)
         return json.loads(done.read_text())
-    torch.manual_seed(seed)  # every adapter starts from the same LoRA initialisation
-    model = NanoEmoXForConditionalGeneration.from_pretrained(source)
-    processor = NanoEmoXProcessor.from_pretrained(source, trust_remote_code=True)
-    cache = None
-    if feature_cache_dir is not None:
-        from .feature_cache import FeatureCache
-
-        cache = FeatureCache(feature_cache_dir, model, processor)
-    model = apply_trainable(model, dataclasses.replace(stage, trainable=["lora"]))
-    counts = trainable_counts(model)
-    rows, skipped = filter_rows(rows)
-    logger.info("stage %s: training the %s adapter on %d rows (%s)", stage.name, task, len(rows), counts)
-    collator = NanoEmoXCollator(processor, feature_cache=cache)
-    collator.skipped.update(skipped)
-    trainer = NanoEmoXTrainer(
-        model=model,
-        args=training_arguments(stage, work, seed=seed, workers=workers),
-        train_dataset=RowsDataset(rows),
-        data_collator=collator,
+    logger.info("stage %s: training the %s adapter", stage.name, task)
+    run = build_trainer(  # the same seed for every task: every adapter starts from the same LoRA initialisation
+        stage,
+        source=source,
+        rows=rows,
+        folder=work,
+        seed=seed,
+        feature_cache_dir=feature_cache_dir,
+        workers=workers,
         callbacks=callbacks,
     )
-    resume = _last_checkpoint(work / "checkpoints")
-    if resume:
-        logger.info("resuming the %s adapter of stage %s from %s", task, stage.name, resume)
-    result = trainer.train(resume_from_checkpoint=resume)
-    summary = {
-        "task": task,
-        "path": f"{ADAPTERS_DIR}/{task}",
-        "rows": len(rows),
-        "trainable_parameters": counts,
-        "train_loss": result.training_loss,
-        "steps": trainer.state.global_step,
-        "log_history": [log for log in trainer.state.log_history if "loss" in log],
-        "skipped_rows": dict(collator.skipped),
-        "feature_cache": {"hits": cache.hits, "misses": cache.misses} if cache else None,
-    }
+    result = run.train()
+    summary = {"task": task, "path": f"{ADAPTERS_DIR}/{task}", **run.summary(result)}
+    trainer = run.trainer
     if trainer.is_world_process_zero():
         trainer.model.save_pretrained(final / ADAPTERS_DIR / task, safe_serialization=True)
         (final / ADAPTERS_DIR / task / "README.md").unlink(missing_ok=True)  # PEFT's stub card; final/ has the card
@@ -148,8 +111,11 @@ def run_task_adapters(
 
     Same contract as `run_stage`: returns `final/`, skips a finished stage, resumes an interrupted one.
     """
-    if not stage.lora.per_task:
-        raise ValueError(f"stage {stage.name!r}: run_task_adapters needs lora.per_task, got {stage.lora}")
+    if not stage.lora.per_task or stage.trainable != ["lora"]:
+        raise ValueError(
+            f"stage {stage.name!r}: run_task_adapters needs lora.per_task and trainable [lora], "
+            f"got {stage.lora} and {stage.trainable}"
+        )
     folder = output_dir / f"{index}-{stage.name}"
     final = folder / "final"
     if (folder / "stage.json").exists():
@@ -174,12 +140,9 @@ def run_task_adapters(
     base.config.task_adapters = {task: summary["path"] for task, summary in adapters.items()}
     if torch.distributed.is_available() and torch.distributed.is_initialized() and torch.distributed.get_rank():
         return final
-    save_checkpoint(base, processor, final)
-    write_card(final, curriculum=curriculum)
-    if hub:  # the base and its adapters folder, as one revision named after the stage
-        from nanoemox.model_cards.hub import push_checkpoint
-
-        push_checkpoint(final, hub["repo_id"], revision=stage.name, private=hub.get("private"))
+    # the base and its adapters folder, as one revision named after the stage
+    note = {**training_note(stage, index, curriculum), "per_task_adapters": sorted(adapters)}
+    publish_checkpoint(base, processor, final, stage=stage.name, curriculum=curriculum, hub=hub, note=note)
     summary = {
         "stage": stage.name,
         "source": str(source),
@@ -187,6 +150,7 @@ def run_task_adapters(
         "per_task": True,
         "adapters": adapters,
         "steps": sum(a["steps"] for a in adapters.values()),
+        "world_size": max(a["world_size"] for a in adapters.values()),
         "train_loss": {task: a["train_loss"] for task, a in adapters.items()},
     }
     (folder / "stage.json").write_text(json.dumps(summary, indent=2))

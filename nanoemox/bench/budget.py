@@ -18,7 +18,7 @@ from torch import nn
 from nanoemox.compose import NEW_MODULES, count_parameters
 from nanoemox.modeling.modeling_nanoemox import NanoEmoXForConditionalGeneration
 from nanoemox.train.curriculum import LoraSettings, StageConfig, load_curriculum, module_paths
-from nanoemox.train.stage import LM_LINEAR
+from nanoemox.train.freezing import LM_LINEAR
 
 from .context import Bench
 from .prefill import branch_calls, full_size_flops, meta_clip, meta_model

@@ -14,7 +14,7 @@ from nanoemox.modeling.collator_nanoemox import NanoEmoXCollator
 from nanoemox.modeling.modeling_nanoemox import NanoEmoXForConditionalGeneration
 from nanoemox.train.curriculum import load_curriculum
 from nanoemox.train.feature_cache import FeatureCache
-from nanoemox.train.stage import apply_trainable
+from nanoemox.train.freezing import apply_trainable
 
 from .context import Bench
 
@@ -25,7 +25,7 @@ def bench_training(ctx: Bench) -> dict:
     """Examples per second of each demo-curriculum stage from raw media and from the feature cache, and peak
     resident memory.
 
-    Each stage runs its real trainable set (`train.stage.apply_trainable`, PEFT LoRA for phase 3) for a few
+    Each stage runs its real trainable set (`train.freezing.apply_trainable`, PEFT LoRA for phase 3) for a few
     optimizer steps on the demo corpus with the curriculum's collator, one process, no loader workers.
     """
     if ctx.preset.name == "full":
