@@ -205,9 +205,12 @@ def training_state(config: Mapping[str, Any]) -> dict[str, Any]:
         }
     last = entries[-1]
     if "stage" not in last and last.get("changed") is None:
-        return {"state": "not recorded", "entries": entries,
-                "summary": f"saved from `{last.get('from') or 'unknown'}`, a checkpoint that did not record its "
-                "weights; what they went through is not known"}
+        return {
+            "state": "not recorded",
+            "entries": entries,
+            "summary": f"saved from `{last.get('from') or 'unknown'}`, a checkpoint that did not record its "
+            "weights; what they went through is not known",
+        }
     if "stage" not in last:
         changed = last["changed_labels"]
         what = (

@@ -41,8 +41,9 @@ def fake_hub(monkeypatch, tmp_path):
     with FakeHub(root=tmp_path / "hub-storage") as hub:
         monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
         monkeypatch.setattr(hub_constants, "ENDPOINT", hub.endpoint)
-        monkeypatch.setattr(hub_constants, "HUGGINGFACE_CO_URL_TEMPLATE",
-                            hub.endpoint + "/{repo_id}/resolve/{revision}/{filename}")
+        monkeypatch.setattr(
+            hub_constants, "HUGGINGFACE_CO_URL_TEMPLATE", hub.endpoint + "/{repo_id}/resolve/{revision}/{filename}"
+        )
         monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", False)  # only the fake endpoint is ever reached
         monkeypatch.setattr(hub_constants, "HF_HUB_DISABLE_XET", True)  # regular uploads, never Xet
         monkeypatch.setattr(hub_constants, "HF_HUB_DISABLE_TELEMETRY", True)

@@ -52,8 +52,14 @@ def git_blob_sha1(data: bytes) -> str:
 
 
 class HubError(Exception):
-    def __init__(self, status: int, message: str, code: str | None = None, headers: dict[str, str] | None = None,
-                 extra: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ):
         super().__init__(message)
         self.status, self.message, self.code, self.headers = status, message, code, headers or {}
         self.extra = extra or {}  # more keys of the JSON error body
@@ -184,8 +190,14 @@ class _Handler(BaseHTTPRequestHandler):
             return b"".join(chunks)
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
-    def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None,
-              content_type: str = "application/json", head: bool = False) -> None:
+    def _send(
+        self,
+        status: int,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+        content_type: str = "application/json",
+        head: bool = False,
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -256,8 +268,11 @@ class _Handler(BaseHTTPRequestHandler):
             return self._model_info(repo_id, rest[1])
         if method == "GET" and rest == ["refs"]:
             repo = hub.repo(repo_id)
-            branches = [{"name": n, "ref": f"refs/heads/{n}", "targetCommit": o}
-                        for n, o in repo.refs.items() if not n.startswith("refs/")]
+            branches = [
+                {"name": n, "ref": f"refs/heads/{n}", "targetCommit": o}
+                for n, o in repo.refs.items()
+                if not n.startswith("refs/")
+            ]
             prs = [{"name": n, "ref": n, "targetCommit": o} for n, o in repo.refs.items() if n.startswith("refs/pr/")]
             self._json(200, {"branches": branches, "tags": [], "converts": [], "pullRequests": prs})
             return True
@@ -352,18 +367,36 @@ class _Handler(BaseHTTPRequestHandler):
             if ref is None:
                 raise HubError(400, f"cannot commit to a commit id ({revision}); use a branch")
             repo.refs[ref] = commit.oid
-        self._json(200, {"success": True, "commitOid": commit.oid, "commitUrl": f"{hub.endpoint}/{repo_id}/commit/"
-                         f"{commit.oid}", "pullRequestUrl": pr_url, "hookOutput": ""})
+        self._json(
+            200,
+            {
+                "success": True,
+                "commitOid": commit.oid,
+                "commitUrl": f"{hub.endpoint}/{repo_id}/commit/{commit.oid}",
+                "pullRequestUrl": pr_url,
+                "hookOutput": "",
+            },
+        )
         return True
 
     def _model_info(self, repo_id: str, revision: str) -> bool:
         repo = self.fake_hub.repo(repo_id)
         commit = repo.resolve(revision)
-        self._json(200, {
-            "id": repo_id, "modelId": repo_id, "author": repo_id.split("/")[0], "sha": commit.oid,
-            "private": repo.private, "disabled": False, "gated": False, "lastModified": commit.date,
-            "tags": [], "siblings": [{"rfilename": p} for p in sorted(commit.files)],
-        })
+        self._json(
+            200,
+            {
+                "id": repo_id,
+                "modelId": repo_id,
+                "author": repo_id.split("/")[0],
+                "sha": commit.oid,
+                "private": repo.private,
+                "disabled": False,
+                "gated": False,
+                "lastModified": commit.date,
+                "tags": [],
+                "siblings": [{"rfilename": p} for p in sorted(commit.files)],
+            },
+        )
         return True
 
     def _tree(self, repo_id: str, revision: str, path: str, recursive: bool) -> bool:
@@ -374,17 +407,24 @@ class _Handler(BaseHTTPRequestHandler):
         for file_path in sorted(commit.files):
             if not file_path.startswith(prefix):
                 continue
-            relative = file_path[len(prefix):].split("/")
+            relative = file_path[len(prefix) :].split("/")
             for depth in range(1, len(relative)):
                 folder = prefix + "/".join(relative[:depth])
                 if (recursive or depth == 1) and folder not in folders:
                     folders.add(folder)
-                    entries.append({"type": "directory", "oid": hashlib.sha1(folder.encode()).hexdigest(), "size": 0,
-                                    "path": folder})
+                    entries.append(
+                        {
+                            "type": "directory",
+                            "oid": hashlib.sha1(folder.encode()).hexdigest(),
+                            "size": 0,
+                            "path": folder,
+                        }
+                    )
             if recursive or len(relative) == 1:
                 oid = commit.files[file_path]
-                entries.append({"type": "file", "oid": oid, "size": (hub.root / "blobs" / oid).stat().st_size,
-                                "path": file_path})
+                entries.append(
+                    {"type": "file", "oid": oid, "size": (hub.root / "blobs" / oid).stat().st_size, "path": file_path}
+                )
         if prefix and not entries:
             raise HubError(404, f"{path} does not exist on {revision}", "EntryNotFound")
         self._json(200, entries)
@@ -436,8 +476,9 @@ def validate_card_metadata(content: str) -> list[str]:
                 if not isinstance(result.get("dataset"), dict) or not {"type", "name"} <= set(result["dataset"]):
                     errors.append("each result needs dataset.type and dataset.name")
                 metrics = result.get("metrics")
-                if not isinstance(metrics, list) or not all(isinstance(m, dict) and {"type", "value"} <= set(m)
-                                                           for m in metrics):
+                if not isinstance(metrics, list) or not all(
+                    isinstance(m, dict) and {"type", "value"} <= set(m) for m in metrics
+                ):
                     errors.append("each result needs metrics with type and value")
     return errors
 

@@ -100,8 +100,12 @@ def test_the_card_carries_the_evaluation_results_in_the_folder(base, tmp_path):
     model = load_model(base)
     _nudge(model.model.fusion)
     model.save_pretrained(tmp_path / "scored")
-    results = {"split": "test", "datasets": {"demo": {"all_modalities": {"mer": {"accuracy": 0.7}},
-                                                      "without_audio": {"mer": {"accuracy": 0.45}}}}}
+    results = {
+        "split": "test",
+        "datasets": {
+            "demo": {"all_modalities": {"mer": {"accuracy": 0.7}}, "without_audio": {"mer": {"accuracy": 0.45}}}
+        },
+    }
     (tmp_path / "scored" / "eval_results.json").write_text(json.dumps(results))
     text = str(render_card(tmp_path / "scored"))
     assert "| Multimodal emotion recognition (MER) | demo (test) | accuracy | 0.7 |" in text

@@ -23,11 +23,22 @@ CURRICULUM = {
     "optimizer": "adamw",
     "weight_decay": 0.05,
     "stages": [
-        {"name": "phase-1.1", "trainable": ["audio_adapter"], "mixture": {"m3ed": 1, "crema_d": 1}, "epochs": 3,
-         "steps": 5000, "lr": {"start": 3.0e-4, "end": 1.0e-4}},
-        {"name": "phase-2", "trainable": ["frame_adapter", "audio_adapter", "fusion"],
-         "mixture": [{"name": "mintrec2", "weight": 0.76}, {"name": "mintrec", "weight": 0.24}], "steps": 5000,
-         "lr": 1.0e-5, "warmup_ratio": 0.1},
+        {
+            "name": "phase-1.1",
+            "trainable": ["audio_adapter"],
+            "mixture": {"m3ed": 1, "crema_d": 1},
+            "epochs": 3,
+            "steps": 5000,
+            "lr": {"start": 3.0e-4, "end": 1.0e-4},
+        },
+        {
+            "name": "phase-2",
+            "trainable": ["frame_adapter", "audio_adapter", "fusion"],
+            "mixture": [{"name": "mintrec2", "weight": 0.76}, {"name": "mintrec", "weight": 0.24}],
+            "steps": 5000,
+            "lr": 1.0e-5,
+            "warmup_ratio": 0.1,
+        },
         {"name": "phase-3"},  # every other key missing
     ],
 }
@@ -70,16 +81,23 @@ def inputs(tmp_path) -> dict[str, Path]:
 
 
 def _files(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*")
-            if p.is_file() and ".cache" not in p.relative_to(folder).parts}
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in folder.rglob("*")
+        if p.is_file() and ".cache" not in p.relative_to(folder).parts
+    }
 
 
 # ------------------------------------------------------------------------------------------- card
 
 
 def test_card_from_tiny_checkpoint(tiny_checkpoint, inputs, tmp_path):
-    card = render.render_card(tiny_checkpoint, curriculum=inputs["curriculum"],
-                              eval_results=[inputs["mer"], inputs["erg"]], repo_id="me/nanoemox-tiny")
+    card = render.render_card(
+        tiny_checkpoint,
+        curriculum=inputs["curriculum"],
+        eval_results=[inputs["mer"], inputs["erg"]],
+        repo_id="me/nanoemox-tiny",
+    )
     path = tmp_path / "README.md"
     card.save(path)
 
@@ -114,8 +132,8 @@ def test_card_from_tiny_checkpoint(tiny_checkpoint, inputs, tmp_path):
     assert "| phase-2 | frame_adapter, audio_adapter, fusion | mintrec2 76 %, mintrec 24 % | 5000 steps |" in text
     assert "| phase-3 | – | – | – | – | – |" in text and "`weight_decay`: 0.05" in text
     assert "| Multimodal emotion recognition (MER) | MER2023 (test) | hit_rate | 0.7123 |" in text
-    assert 'AutoModelForCausalLM.from_pretrained(repo, trust_remote_code=True)' in text
-    assert 'AutoProcessor.from_pretrained(repo, trust_remote_code=True)' in text
+    assert "AutoModelForCausalLM.from_pretrained(repo, trust_remote_code=True)" in text
+    assert "AutoProcessor.from_pretrained(repo, trust_remote_code=True)" in text
     assert 'pipeline("emotion-analysis", model=repo, trust_remote_code=True)' in text and 'task="mer"' in text
     assert 'repo = "me/nanoemox-tiny"' in text
     assert "## Limitations" in text and "culturally loaded" in text
@@ -178,8 +196,12 @@ def test_full_size_config_names_published_components(tmp_path):
     config["vision_config"]["_name_or_path"] = str(tmp_path)  # a local folder is not a Hub id
     (tmp_path / "config.json").write_text(json.dumps(config))
     meta = render.render_card(tmp_path).data.to_dict()
-    assert meta["base_model"] == [render.PUBLISHED_COMPONENTS["vision"], "TencentGameMate/chinese-hubert-large",
-                                  render.PUBLISHED_COMPONENTS["face"], render.PUBLISHED_COMPONENTS["lm"]]
+    assert meta["base_model"] == [
+        render.PUBLISHED_COMPONENTS["vision"],
+        "TencentGameMate/chinese-hubert-large",
+        render.PUBLISHED_COMPONENTS["face"],
+        render.PUBLISHED_COMPONENTS["lm"],
+    ]
 
 
 def test_copies_agree_with_compose():
@@ -193,8 +215,16 @@ def test_copies_agree_with_compose():
 
 def test_eval_record_shapes():
     one = render.eval_records(EVAL_MER)
-    assert one == [{"task": "mer", "dataset": "MER2023", "dataset_id": None, "split": "test",
-                    "metrics": {"hit_rate": 0.7123}, "source_url": None}]
+    assert one == [
+        {
+            "task": "mer",
+            "dataset": "MER2023",
+            "dataset_id": None,
+            "split": "test",
+            "metrics": {"hit_rate": 0.7123},
+            "source_url": None,
+        }
+    ]
     assert render.eval_records([EVAL_MER, EVAL_MER]) == one * 2
     assert render.eval_records({"results": [EVAL_MER]}) == one
     from_file = render.eval_records(EVAL_FILE, default_dataset="AvaMERG")
@@ -206,16 +236,44 @@ def test_eval_record_shapes():
 
 
 def test_curriculum_tolerates_any_stage_shape(tmp_path):
-    rows = render.curriculum_rows({"stages": [{}, "warm-up", {"name": "x", "mixture": ["a", "b"], "trains": "lora",
-                                                              "max_steps": 10, "learning_rate": [1e-4, 1e-5],
-                                                              "batch": {"size": 3}}]})
+    rows = render.curriculum_rows(
+        {
+            "stages": [
+                {},
+                "warm-up",
+                {
+                    "name": "x",
+                    "mixture": ["a", "b"],
+                    "trains": "lora",
+                    "max_steps": 10,
+                    "learning_rate": [1e-4, 1e-5],
+                    "batch": {"size": 3},
+                },
+            ]
+        }
+    )
     assert [r["name"] for r in rows] == ["stage 1", "warm-up", "x"]
-    assert rows[2] == {"name": "x", "trainable": "lora", "mixture": "a, b", "length": "10 steps",
-                       "lr": "0.0001 → 1e-05", "other": "batch=size=3", "description": ""}
+    assert rows[2] == {
+        "name": "x",
+        "trainable": "lora",
+        "mixture": "a, b",
+        "length": "10 steps",
+        "lr": "0.0001 → 1e-05",
+        "other": "batch=size=3",
+        "description": "",
+    }
     # the shape train/curriculum.py writes: a task mixture drawn from named datasets, lr with a cosine floor
-    trainer_stage = {"name": "phase1.1-audio", "data": ["demo"], "mixture": {"mer": 3, "ov-mer": 1},
-                     "trainable": ["audio_adapter"], "epochs": 1, "steps_per_epoch": 40, "learning_rate": 3.0e-4,
-                     "min_learning_rate": 1.0e-4, "batch_size": 3}
+    trainer_stage = {
+        "name": "phase1.1-audio",
+        "data": ["demo"],
+        "mixture": {"mer": 3, "ov-mer": 1},
+        "trainable": ["audio_adapter"],
+        "epochs": 1,
+        "steps_per_epoch": 40,
+        "learning_rate": 3.0e-4,
+        "min_learning_rate": 1.0e-4,
+        "batch_size": 3,
+    }
     (row,) = render.curriculum_rows({"stages": [trainer_stage]})
     assert row["mixture"] == "mer 75 %, ov-mer 25 % (from demo)" and row["length"] == "1 epoch × 40 steps"
     assert row["lr"] == "0.0003 → 0.0001" and row["other"] == "batch_size=3"
@@ -231,16 +289,44 @@ def test_curriculum_tolerates_any_stage_shape(tmp_path):
 
 
 def test_card_cli(checkpoint_copy, inputs, tmp_path, capsys):
-    assert render.main(["--model", str(checkpoint_copy), "--curriculum", str(inputs["curriculum"]),
-                        "--eval", str(inputs["mer"]), str(inputs["erg"]), "--repo-id", "me/x"]) == 0
+    assert (
+        render.main(
+            [
+                "--model",
+                str(checkpoint_copy),
+                "--curriculum",
+                str(inputs["curriculum"]),
+                "--eval",
+                str(inputs["mer"]),
+                str(inputs["erg"]),
+                "--repo-id",
+                "me/x",
+            ]
+        )
+        == 0
+    )
     readme = checkpoint_copy / "README.md"  # default output
     assert str(readme) in capsys.readouterr().out
     assert len(ModelCard.load(readme).data.eval_results) == 4
     from nanoemox.cli import main as nanoemox_main
 
     output = tmp_path / "out" / "CARD.md"
-    assert nanoemox_main(["card", "--model", str(checkpoint_copy), "--eval", str(inputs["mer"]),
-                          "--eval", str(inputs["erg"]), "--output", str(output)]) == 0
+    assert (
+        nanoemox_main(
+            [
+                "card",
+                "--model",
+                str(checkpoint_copy),
+                "--eval",
+                str(inputs["mer"]),
+                "--eval",
+                str(inputs["erg"]),
+                "--output",
+                str(output),
+            ]
+        )
+        == 0
+    )
     assert len(ModelCard.load(output).data.eval_results) == 4
 
 
@@ -249,7 +335,8 @@ def test_card_cli(checkpoint_copy, inputs, tmp_path, capsys):
 
 def test_push_download_round_trip(fake_hub, checkpoint_copy, inputs, tmp_path):
     render.render_card(checkpoint_copy, eval_results=[inputs["mer"]], repo_id="me/nanoemox-tiny").save(
-        checkpoint_copy / "README.md")
+        checkpoint_copy / "README.md"
+    )
     info = push_checkpoint(checkpoint_copy, "me/nanoemox-tiny", token=TOKEN, private=True)
     assert info.oid == fake_hub.repos["me/nanoemox-tiny"].refs["main"]
     assert fake_hub.repos["me/nanoemox-tiny"].private
