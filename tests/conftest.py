@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from huggingface_hub import constants as hub_constants
+from transformers.utils import hub as transformers_hub
 
 try:
     from tests.fake_hub import FakeHub
@@ -47,6 +48,7 @@ def fake_hub(monkeypatch, tmp_path):
         monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", False)  # only the fake endpoint is ever reached
         monkeypatch.setattr(hub_constants, "HF_HUB_DISABLE_XET", True)  # regular uploads, never Xet
         monkeypatch.setattr(hub_constants, "HF_HUB_DISABLE_TELEMETRY", True)
+        monkeypatch.setattr(transformers_hub, "_hf_api", None)  # transformers keeps one HfApi, bound to its endpoint
         from huggingface_hub.utils import _detect_agent  # no registry fetch from the endpoint, no file written
 
         monkeypatch.setattr(_detect_agent, "_registry", {"standardEnvVars": [], "harnesses": {}}, raising=False)
