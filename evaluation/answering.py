@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 from nanoemox.modeling.configuration_nanoemox import BRANCHES
 from nanoemox.modeling.pipeline_nanoemox import single_threaded_opencv
 from nanoemox.modeling.processing_nanoemox import PreparedRow, RowError
+from nanoemox.modeling.prompts_nanoemox import parse_answer
 
 logger = logging.getLogger(__name__)
 
@@ -50,12 +51,14 @@ class Answer:
     adapter: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """As the `emotion-analysis` pipeline answers: generated_text, the parsed answer, modalities, gate."""
         if self.error is not None:
             return {"id": self.id, "task": self.task, "error": self.error.reason, "file": self.error.source}
-        out = {"id": self.id, "task": self.task, "answer": self.text, "modalities": self.modalities}
-        out["fusion_gate_weights"] = self.fusion_gate_weights
-        if self.head_score is not None:
-            out["head_score"] = self.head_score
+        answer = parse_answer(self.task, self.text) if self.task else {"text": self.text}
+        if self.head_score is not None and self.task == "msa":
+            answer["head_score"] = round(self.head_score, 6)
+        out = {"id": self.id, "task": self.task, "generated_text": self.text, "answer": answer}
+        out.update(modalities=self.modalities, fusion_gate_weights=self.fusion_gate_weights)
         if self.adapter is not None:
             out["adapter"] = self.adapter
         return out

@@ -106,7 +106,8 @@ def render_comparison(named_results: Mapping[str, Mapping[str, Mapping[str, Any]
 
 
 def run_model_mode(args: argparse.Namespace) -> int:
-    """Generate answers with `--model` on `--data` for `--tasks` (greedy, batched, progress bar), then score them."""
+    """Generate answers with `--model` on `--data` for `--tasks` (greedy, batched, DataLoader workers, progress bar),
+    then score them. Under `accelerate launch` the processes share the rows and the first one writes the results."""
     from datasets import load_from_disk
     from transformers import AutoModelForCausalLM, AutoProcessor
 
@@ -128,8 +129,13 @@ def run_model_mode(args: argparse.Namespace) -> int:
         max_samples=args.max_samples,
         wheels=args.wheels,
         batch_size=args.batch_size,
+        num_workers=args.num_workers,
         max_new_tokens=args.max_new_tokens,
     )
+    from nanoemox.machine import process_state
+
+    if not process_state().is_main_process:  # every process scored the gathered answers; the first one reports
+        return 0
     payload = {
         "meta": {"model": str(args.model), "data": str(args.data), "split": args.split, "wheels": args.wheels},
         "results": results["tasks"],
@@ -223,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--split", default="test", help="(model mode) dataset split")
     parser.add_argument("--max-samples", type=int, help="(model mode) rows per task")
     parser.add_argument("--batch-size", type=int, default=8, help="(model mode) generation batch")
+    parser.add_argument("--num-workers", type=int, default=0, help="(model mode) DataLoader processes decoding clips")
     parser.add_argument("--max-new-tokens", type=int, default=48, help="(model mode) greedy decoding length")
     return parser
 

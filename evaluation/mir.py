@@ -25,26 +25,15 @@ from collections.abc import Sequence
 
 from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 
-from nanoemox.modeling.prompts_nanoemox import JX4MEI_INTENTS
+from nanoemox.modeling.prompts_nanoemox import JX4MEI_INTENTS, MINTREC2_INTENTS, MINTREC_INTENTS
 
 logger = logging.getLogger(__name__)
 
 NO_INTENT = "<none>"
 
-# the intent label sets, in the order the benchmarks' own code lists them (`data/__init__.py` of thuiar/MIntRec and
-# thuiar/MIntRec2.0; MIntRec2.0's out-of-scope "UNK" is not an intent, the converter drops those rows)
-_MINTREC = (
-    "Complain, Praise, Apologise, Thank, Criticize, Agree, Taunt, Flaunt, Joke, Oppose, "
-    "Comfort, Care, Inform, Advise, Arrange, Introduce, Leave, Prevent, Greet, Ask for help"
-)
-_MINTREC2 = (
-    "Acknowledge, Advise, Agree, Apologise, Arrange, Ask for help, Asking for opinions, Care, Comfort, Complain, "
-    "Confirm, Criticize, Doubt, Emphasize, Explain, Flaunt, Greet, Inform, Introduce, Invite, "
-    "Joke, Leave, Oppose, Plan, Praise, Prevent, Refuse, Taunt, Thank, Warn"
-)
 INTENT_INVENTORIES: dict[str, tuple[str, ...]] = {
-    "mintrec": tuple(label.strip() for label in _MINTREC.split(",")),
-    "mintrec2": tuple(label.strip() for label in _MINTREC2.split(",")),
+    "mintrec": MINTREC_INTENTS,  # the benchmarks' own label lists (prompts_nanoemox says where they come from)
+    "mintrec2": MINTREC2_INTENTS,
     "jx4mei": JX4MEI_INTENTS,
 }
 

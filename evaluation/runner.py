@@ -53,16 +53,25 @@ def generate_answers(
 ) -> tuple[list[str | None], int, list[float | None]]:
     """Greedy answers for `rows` (None where the row's media could not be read), through `answering.answer_rows`.
 
+    Under `accelerate launch` each process answers every `num_processes`-th row and the answers are gathered, so
+    every process returns all of them, in the order of `rows`.
+
     Returns (answers, skipped, head scores): the sentiment head's score per row, read at each batch's prefill (None
     without the head, and for skipped rows).
     """
+    from nanoemox.machine import process_state
+
+    state = process_state()
+    rank, world = state.process_index, state.num_processes
+    mine = [rows[i] for i in range(rank, len(rows), world)]
     answers: list[str | None] = [None] * len(rows)
     head: list[float | None] = [None] * len(rows)
+    found: list[tuple[int, str, float | None]] = []
     skipped = 0
     for answer in answer_rows(
         model,
         processor,
-        rows,
+        mine,
         batch_size=batch_size,
         num_workers=num_workers,
         media_root=media_root,
@@ -73,8 +82,14 @@ def generate_answers(
         if answer.error is not None:
             skipped += 1
             continue
-        answers[answer.index] = answer.text
-        head[answer.index] = answer.head_score
+        found.append((rank + answer.index * world, answer.text, answer.head_score))
+    if world > 1:
+        from accelerate.utils import gather_object
+
+        found = gather_object(found)
+        skipped = sum(gather_object([skipped]))
+    for index, text, head_score in found:
+        answers[index], head[index] = text, head_score
     return answers, skipped, head
 
 

@@ -100,7 +100,7 @@ def save_processor_beside(model, folder: str | os.PathLike) -> bool:
         return _warn_no_processor(folder)
     NanoEmoXProcessor.register_for_auto_class("AutoProcessor")
     processor.save_pretrained(folder)
-    logger.info("saved the processor of %s beside the weights in %s", origin, folder)
+    logger.debug("saved the processor of %s beside the weights in %s", origin, folder)
     return True
 
 

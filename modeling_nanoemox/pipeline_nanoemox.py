@@ -35,6 +35,7 @@ from .configuration_nanoemox import BRANCHES
 from .prompts_nanoemox import parse_answer
 from .requirements_nanoemox import require
 from .rows_nanoemox import DATA_FIELDS, ROW_FIELDS
+from .scoring_nanoemox import crop_cache, label_probabilities, score_after_prefill
 
 logger = logging.getLogger(__name__)
 
@@ -46,12 +47,26 @@ class EmotionAnalysisPipeline(Pipeline):
     _load_feature_extractor = False
     _load_video_processor = False
 
-    def _sanitize_parameters(self, task=None, subtitle=None, faces=None, max_new_tokens=None, **generate_kwargs):
+    def _sanitize_parameters(
+        self, task=None, subtitle=None, faces=None, max_new_tokens=None, labels=None, **generate_kwargs
+    ):
         preprocess = {k: v for k, v in {"task": task, "subtitle": subtitle, "faces": faces}.items() if v is not None}
         forward = dict(generate_kwargs)
         if max_new_tokens is not None:
             forward["max_new_tokens"] = max_new_tokens
+        if labels is not None:
+            if labels is not False and (isinstance(labels, str) or not list(labels)):
+                raise ValueError(f"labels={labels!r}: give a list of candidate answers (or False for none)")
+            forward["labels"] = labels if labels is False else [str(label) for label in labels]
         return preprocess, forward, {}
+
+    def _candidates(self, task: str | None, labels) -> list[str]:
+        """The labels to score for a row: the caller's, else the checkpoint's for a closed-set task, else none."""
+        if labels is False:
+            return []
+        if labels is not None:
+            return labels
+        return list(getattr(self.processor, "task_labels", {}).get(task, []))
 
     def __call__(self, inputs, *args, **kwargs):
         """One input (a dict), or many: a list, a generator, a torch `Dataset` or a `datasets.Dataset` of them, with
@@ -99,7 +114,7 @@ class EmotionAnalysisPipeline(Pipeline):
         return PipelineIterator(model_iterator, self.postprocess, postprocess_params)
 
     # ------------------------------------------------------------------ a batch of prepared rows -> answers
-    def _forward(self, model_inputs, **generate_kwargs):
+    def _forward(self, model_inputs, labels=None, **generate_kwargs):
         prepared = model_inputs["prepared"]
         items = list(prepared) if isinstance(prepared, (list, tuple)) else [prepared]
         answers: list[dict] = [{"error": p} for p in items]
@@ -112,8 +127,25 @@ class EmotionAnalysisPipeline(Pipeline):
             adapter = self.model.use_task_adapter(task) if task is not None else None
             inputs = self.processor.collate([items[i] for i in members]).to(self.device)
             prompt_length = inputs["input_ids"].shape[1]
+            candidates = [self._candidates(items[i].task, labels) for i in members]
+            scoring = any(candidates)
             with torch.no_grad(), self.model.capture_prefill() as prefill:
-                generated = self.model.generate(**inputs, **generate_kwargs)
+                out = self.model.generate(
+                    **inputs, **generate_kwargs, return_dict_in_generate=True, output_logits=scoring
+                )
+                generated = out.sequences
+                if scoring:  # the prompt's own cache (generation cropped off): no second prefill, media encoded once
+                    cache = out.past_key_values
+                    crop_cache(cache, prompt_length)
+                    log_likelihoods = score_after_prefill(
+                        self.model,
+                        cache,
+                        inputs["attention_mask"],
+                        out.logits[0],
+                        candidates,
+                        self.processor.tokenizer,
+                        complete=[items[i].task != "msa" for i in members],
+                    )
             record = prefill[0]
             for k, i in enumerate(members):
                 answers[i] = {
@@ -124,6 +156,7 @@ class EmotionAnalysisPipeline(Pipeline):
                     "gate": record.fusion_gate_weights[k].cpu(),
                     "adapter": adapter,
                     "head_score": None if record.sentiment_score is None else float(record.sentiment_score[k]),
+                    "scores": label_probabilities(log_likelihoods[k], candidates[k]) if candidates[k] else None,
                 }
         return {"answers": answers}
 
@@ -143,6 +176,8 @@ class EmotionAnalysisPipeline(Pipeline):
             "fusion_gate_weights": [round(float(g), 6) for g in answer["gate"]] if mask[3] else None,
             "modalities": dict(zip(BRANCHES, map(bool, mask))),
         }
+        if answer.get("scores"):  # the label set's probabilities (closed-set tasks, or the caller's labels)
+            result["scores"] = answer["scores"]
         if answer.get("head_score") is not None and task == "msa":  # the sentiment head's continuous score
             result["answer"]["head_score"] = round(answer["head_score"], 6)
         if self.model.task_adapters:  # a Multi-LoRA checkpoint: which adapter answered (None: the base)

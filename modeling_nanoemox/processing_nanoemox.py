@@ -54,7 +54,7 @@ from .configuration_nanoemox import IGNORE_INDEX, MEDIA_BRANCHES, MEDIA_INPUTS, 
 from .container_nanoemox import describe_source, is_file_source
 from .faces_nanoemox import FACE_DETECTORS, FEC_SCORERS, KeyFrames, capture_key_frames, get_face_crops_and_boxes
 from .features_nanoemox import batch_entries, entry_branches
-from .prompts_nanoemox import DEFAULT_TASK_PROMPTS, build_messages
+from .prompts_nanoemox import DEFAULT_TASK_LABELS, DEFAULT_TASK_PROMPTS, build_messages
 from .requirements_nanoemox import check_media_requirements, require
 from .rows_nanoemox import Sample, read_row
 from .video_nanoemox import VideoFrames, load_video_frames
@@ -177,6 +177,9 @@ class NanoEmoXProcessor(ProcessorMixin):
             dlib-bin`: several times faster, misses faces under about 80 pixels); see `faces_nanoemox`.
         face_anchor_frames (`int`): the face detector runs on this many evenly spaced frames and the face is tracked
             between them (0: detect on every frame).
+        task_labels (`dict`): per closed-set task, the labels whose probabilities the pipeline reports (default:
+            `DEFAULT_TASK_LABELS`, MER2023's emotions, MIntRec's intents, msa polarity; a curriculum writes those of
+            its training data).
     """
 
     _auto_class = "AutoProcessor"  # save_pretrained writes the auto_map and this code beside the processor
@@ -202,6 +205,7 @@ class NanoEmoXProcessor(ProcessorMixin):
         fec_scorer: str = "haar_smile",
         face_detector: str = "haar",
         face_anchor_frames: int = 2,
+        task_labels: dict[str, list[str]] | None = None,
         **kwargs,
     ):
         check_media_requirements()
@@ -219,6 +223,9 @@ class NanoEmoXProcessor(ProcessorMixin):
             raise ValueError(f"face_anchor_frames must be a non-negative int, got {face_anchor_frames!r}")
         self.face_detector = face_detector
         self.face_anchor_frames = face_anchor_frames
+        self.task_labels = {
+            task: list(labels) for task, labels in {**DEFAULT_TASK_LABELS, **(task_labels or {})}.items()
+        }
         self.num_key_frames = num_key_frames
         self.fec_scorer = fec_scorer
         self.num_frames = num_frames

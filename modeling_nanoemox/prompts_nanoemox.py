@@ -55,6 +55,23 @@ DEFAULT_TASK_PROMPTS = {
 
 SENTIMENT_WORDS = ("negative", "neutral", "positive")
 
+# Closed label sets. MER2023's six discrete emotions; the intents of MIntRec (20) and MIntRec2.0 (30, without the
+# out-of-scope "UNK"), in the order the benchmarks' own code lists them (`data/__init__.py` of thuiar/MIntRec and
+# thuiar/MIntRec2.0).
+MER2023_EMOTIONS = ("neutral", "happy", "sad", "angry", "surprise", "worried")
+MINTREC_INTENTS = tuple(
+    "Complain, Praise, Apologise, Thank, Criticize, Agree, Taunt, Flaunt, Joke, Oppose, "
+    "Comfort, Care, Inform, Advise, Arrange, Introduce, Leave, Prevent, Greet, Ask for help".split(", ")
+)
+MINTREC2_INTENTS = tuple(
+    "Acknowledge, Advise, Agree, Apologise, Arrange, Ask for help, Asking for opinions, Care, Comfort, Complain, "
+    "Confirm, Criticize, Doubt, Emphasize, Explain, Flaunt, Greet, Inform, Introduce, Invite, "
+    "Joke, Leave, Oppose, Plan, Praise, Prevent, Refuse, Taunt, Thank, Warn".split(", ")
+)
+# The label sets whose probabilities the pipeline reports by default (a checkpoint's processor may carry its own,
+# `task_labels`, e.g. the labels of the data it was trained on). msa's are the polarity words its answer starts with.
+DEFAULT_TASK_LABELS = {"mer": MER2023_EMOTIONS, "mir": MINTREC_INTENTS, "msa": SENTIMENT_WORDS}
+
 # The JX4MEI label sets: 7 emotions and 9 intents. The XMEI-dataset README (`JX4MEI/JX4MEI`) gives the annotation
 # fields but not the label lists, so these are inferred: they are MC-EIU's (Liu et al., NeurIPS 2024 D&B, arXiv
 # 2407.02751: "7 emotion categories, 9 intent categories", abbreviated Hap/Sur/Sad/Dis/Ang/Fea/Neu and

@@ -153,7 +153,16 @@ class _FrameSeeker:
         if self.stream is None:
             kinds = stream_kinds(self.container)
             self.close()
+            if kinds == "audio":
+                raise ValueError(f"{name}: an audio file, not a video (no video stream): pass it as audio")
             raise ValueError(f"{name}: has no video stream (streams: {kinds})")
+        kind = self.container.format.name
+        if kind == "image2" or kind.endswith("_pipe"):  # PyAV reads a picture as a one-frame video
+            self.close()
+            raise ValueError(
+                f"{name}: a still image ({kind}), not a video: pass pictures as decoded frames (a list of PIL images "
+                "or a (t, h, w, 3) array) instead of a file, or make a video of them"
+            )
         self.stream.thread_type = "AUTO"
         self.time_base = self.stream.time_base
         self.start = self.stream.start_time or 0

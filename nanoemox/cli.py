@@ -56,8 +56,15 @@ COMMANDS = {
     ),
     "predict": Command(
         "nanoemox.predict",
-        "answer one clip (video, audio and/or subtitle) with a checkpoint; prints JSON",
-        {"--model": CHECKPOINT, "--video": FILE, "--audio": FILE, "--faces": FILE},
+        "answer one clip (JSON on stdout) or many (--videos/--input-dir/--manifest into a resumable JSONL)",
+        {
+            "--model": CHECKPOINT,
+            "--video": FILE,
+            "--audio": FILE,
+            "--faces": FILE,
+            "--input-dir": FOLDER,
+            "--manifest": FILE,
+        },
         torch=True,
     ),
     "evaluate": Command(

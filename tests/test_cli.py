@@ -206,10 +206,29 @@ def threads(monkeypatch):
     torch.set_num_threads(before)
 
 
+def _cpu_busy(monkeypatch, share: float) -> None:
+    """/proc/stat as it reads when the machine's CPUs are busy `share` of the time (e.g. 0.5: one core of two)."""
+    from nanoemox import machine
+
+    samples = iter([(0, 0), (int(1000 * share), 1000)])
+    monkeypatch.setattr(machine, "_cpu_times", lambda: next(samples))
+    monkeypatch.setattr(machine.time, "sleep", lambda seconds: None)
+
+
 def test_torch_threads_follow_the_available_cores(threads, monkeypatch):
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    _cpu_busy(monkeypatch, 0.0)
     assert cli.main(["init"]) == 0
     assert torch.get_num_threads() == 3
+
+
+def test_torch_threads_leave_the_cores_another_program_keeps_busy(threads, monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    _cpu_busy(monkeypatch, 0.5)  # a second CPU-bound program on one of the two cores
+    assert cli.main(["init"]) == 0
+    assert torch.get_num_threads() == 1
 
 
 def test_omp_num_threads_wins(threads, monkeypatch):

@@ -210,7 +210,7 @@ def test_pipeline_and_predict(ckpt, speech_media, capsys):
     video = str(speech_media["talking"])
     analyse = pipeline("emotion-analysis", model=ckpt, trust_remote_code=True)
     result = analyse(video, task="mer", subtitle="hello", max_new_tokens=4, do_sample=False)
-    assert set(result) == {"task", "generated_text", "answer", "fusion_gate_weights", "modalities"}
+    assert set(result) == {"task", "generated_text", "answer", "fusion_gate_weights", "modalities", "scores"}
     assert result["modalities"] == {"frame": True, "face": True, "audio": True, "fusion": True}
     assert abs(sum(result["fusion_gate_weights"]) - 1) < 1e-4 and "emotion" in result["answer"]
     batch = analyse([video, {"subtitle": "thank you so much", "task": "msa"}], max_new_tokens=3, do_sample=False)
