@@ -19,7 +19,6 @@ prefill from the LM's last hidden state at the last prompt position (see `Sentim
 from __future__ import annotations
 
 import inspect
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -28,9 +27,10 @@ from torch import nn
 from transformers import AutoBackbone, AutoModel, GenerationMixin, PreTrainedModel
 from transformers.cache_utils import Cache
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
+from transformers.utils.generic import can_return_tuple
 
 from .adapters_nanoemox import TaskAdaptersMixin
-from .configuration_nanoemox import BRANCHES, MEDIA_INPUTS, PLACEHOLDER_TOKENS, NanoEmoXConfig
+from .configuration_nanoemox import BRANCHES, IGNORE_INDEX, MEDIA_INPUTS, PLACEHOLDER_TOKENS, NanoEmoXConfig
 from .features_nanoemox import EncoderFeatures
 from .modules_nanoemox import (
     ADAPTERS,
@@ -40,6 +40,7 @@ from .modules_nanoemox import (
     SentimentHead,
     last_prompt_positions,
 )
+from .prefill_nanoemox import PrefillMixin, PrefillRecord
 from .related_nanoemox import RELATED_ADAPTERS, RELATED_FUSIONS
 
 ADAPTER_CLASSES = {**ADAPTERS, **RELATED_ADAPTERS}
@@ -80,20 +81,6 @@ class NanoEmoXCausalLMOutputWithPast(CausalLMOutputWithPast):
     media_mask: torch.BoolTensor | None = None
     sentiment_score: torch.FloatTensor | None = None
     sentiment_loss: torch.FloatTensor | None = None
-
-
-@dataclass
-class PrefillRecord:
-    """What one prefill forward says about its media (see `NanoEmoXForConditionalGeneration.capture_prefill`).
-
-    media_mask (`(b, 4)` bool): the branches (frame, face, audio, fusion) each row used.
-    fusion_gate_weights (`(b, experts)`): the fusion gate (zeros where the row has no fusion token).
-    sentiment_score (`(b,)`): the sentiment head's score, None without the head.
-    """
-
-    media_mask: torch.BoolTensor
-    fusion_gate_weights: torch.FloatTensor
-    sentiment_score: torch.FloatTensor | None = None
 
 
 class NanoEmoXPreTrainedModel(PreTrainedModel):
@@ -440,6 +427,7 @@ class NanoEmoXModel(NanoEmoXPreTrainedModel):
         return inputs_embeds, media_mask, gate
 
     # ------------------------------------------------------------------ forward
+    @can_return_tuple
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
@@ -518,6 +506,7 @@ class NanoEmoXModel(NanoEmoXPreTrainedModel):
             position_ids=position_ids,
             inputs_embeds=inputs_embeds,
             use_cache=use_cache,
+            return_dict=True,
             **{CACHE_KEY: cache},
             **kwargs,
         )
@@ -531,7 +520,7 @@ class NanoEmoXModel(NanoEmoXPreTrainedModel):
         )
 
 
-class NanoEmoXForConditionalGeneration(TaskAdaptersMixin, NanoEmoXPreTrainedModel, GenerationMixin):
+class NanoEmoXForConditionalGeneration(TaskAdaptersMixin, PrefillMixin, NanoEmoXPreTrainedModel, GenerationMixin):
     """Nano-EmoX with its language-model head: `forward` for training, `generate` for answers; per-task LoRA adapters
     of a Multi-LoRA checkpoint are chosen with `use_task_adapter` (`adapters_nanoemox`)."""
 
@@ -558,6 +547,7 @@ class NanoEmoXForConditionalGeneration(TaskAdaptersMixin, NanoEmoXPreTrainedMode
     def set_output_embeddings(self, new_embeddings):
         self.lm_head = new_embeddings
 
+    @can_return_tuple
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
@@ -584,6 +574,9 @@ class NanoEmoXForConditionalGeneration(TaskAdaptersMixin, NanoEmoXPreTrainedMode
         r"""
         cache: the KV cache (`past_key_values` before transformers 5.24; either name is accepted).
         labels (`(b, n)`): next-token targets, -100 where no loss is taken (prompt, padding, media tokens).
+        shift_labels (`(b, n)`, in kwargs): the same targets already shifted left by one (transformers 5's convention
+            for sequence / context parallelism), instead of `labels`.
+        return_dict (in kwargs): False gives tuples (loss first when there is one), as every transformers model.
         pixel_values_videos (`(b, t, 3, H, W)`), frame_mask (`(b, t)`): sampled frames and which are real.
         face_pixel_values (`(b, t, 3, h, w)`), face_mask (`(b, t)`): face crops and which frames have a face.
         input_values (`(b, c, s)`), audio_mask (`(b, c)`): 16 kHz speech clips and which carry speech.
@@ -594,9 +587,14 @@ class NanoEmoXForConditionalGeneration(TaskAdaptersMixin, NanoEmoXPreTrainedMode
             reads the token before the first supervised label. Ignored without the head.
         """
         num_items_in_batch = kwargs.pop("num_items_in_batch", None)  # Trainer's loss normaliser, not a model input
-        if self.model.sentiment_head is not None and labels is not None and "sentiment_positions" not in kwargs:
-            length = labels.shape[1]
-            kwargs["sentiment_positions"] = last_prompt_positions(attention_mask, length, labels)
+        shift_labels = kwargs.pop("shift_labels", None)  # targets already shifted (sequence / context parallelism)
+        if labels is None and shift_labels is not None:  # the same targets, unshifted: what the sentiment head reads
+            labels_seen = F.pad(shift_labels, (1, 0), value=IGNORE_INDEX)[:, :-1]
+        else:
+            labels_seen = labels
+        if self.model.sentiment_head is not None and labels_seen is not None and "sentiment_positions" not in kwargs:
+            length = labels_seen.shape[1]
+            kwargs["sentiment_positions"] = last_prompt_positions(attention_mask, length, labels_seen)
         outputs = self.model(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -613,15 +611,20 @@ class NanoEmoXForConditionalGeneration(TaskAdaptersMixin, NanoEmoXPreTrainedMode
             prior_input_ids=prior_input_ids,
             prior_mask=prior_mask,
             use_cache=use_cache,
+            return_dict=True,
             **kwargs,
         )
         hidden = outputs.last_hidden_state
         keep = slice(-logits_to_keep, None) if isinstance(logits_to_keep, int) else logits_to_keep
         logits = self.lm_head(hidden[:, keep, :])
         loss = None
-        if labels is not None:
+        if labels is not None or shift_labels is not None:
             loss = self.loss_function(
-                logits, labels, vocab_size=self.config.text_config.vocab_size, num_items_in_batch=num_items_in_batch
+                logits,
+                labels,
+                vocab_size=self.config.text_config.vocab_size,
+                num_items_in_batch=num_items_in_batch,
+                shift_labels=None if shift_labels is None else shift_labels.contiguous(),
             )
         sentiment_loss = None
         if outputs.sentiment_score is not None and sentiment_labels is not None:
@@ -653,36 +656,6 @@ class NanoEmoXForConditionalGeneration(TaskAdaptersMixin, NanoEmoXPreTrainedMode
             return None
         loss = F.l1_loss if self.config.sentiment_loss == "l1" else F.mse_loss
         return loss(scores.float()[rows], golds[rows])
-
-    @contextmanager
-    def capture_prefill(self):
-        """Collect what the prefill forwards inside the block (e.g. of `generate`) say about the media, at no cost.
-
-            with model.capture_prefill() as prefill:
-                out = model.generate(**inputs, max_new_tokens=8)
-            prefill[0].media_mask, prefill[0].fusion_gate_weights, prefill[0].sentiment_score   # (b, 4), (b, e), (b,)
-
-        Yields a list that receives one `PrefillRecord` per forward that placed media (decode steps place none):
-        which branches each row used, the fusion gate, and the sentiment head's score (None without the head). The
-        pipeline and the evaluation runner read them here instead of encoding the media a second time.
-        """
-        records: list[PrefillRecord] = []
-
-        def keep(module, args, output):
-            if output.media_mask is not None:
-                records.append(
-                    PrefillRecord(
-                        media_mask=output.media_mask.detach(),
-                        fusion_gate_weights=output.fusion_gate_weights.detach(),
-                        sentiment_score=None if output.sentiment_score is None else output.sentiment_score.detach(),
-                    )
-                )
-
-        handle = self.model.register_forward_hook(keep)
-        try:
-            yield records
-        finally:
-            handle.remove()
 
     def prepare_inputs_for_generation(
         self,
