@@ -13,9 +13,15 @@ Endpoints (as huggingface_hub 2.x calls them; model repos only; `{rev}` is URL-q
     POST /api/validate-yaml                            README front matter: YAML mapping, well-formed model-index
     POST /api/models/{ns}/{name}/branch/{branch}       {startingPoint?}; 409 when it exists
     GET  /api/models/{ns}/{name}/refs                  branches and pull requests
-    POST /api/models/{ns}/{name}/preupload/{rev}       every file "regular" (inline base64 in the commit), so the
-                                                       LFS and Xet upload paths are never used
-    POST /api/models/{ns}/{name}/commit/{rev}          NDJSON: header, file (base64), deletedFile, deletedFolder;
+    POST /api/models/{ns}/{name}/preupload/{rev}       "lfs" for files the Hub keeps in LFS (the .gitattributes
+                                                       patterns: *.safetensors, *.bin; or over 10 MB), else
+                                                       "regular" (inline base64 in the commit); never Xet
+    POST /{ns}/{name}.git/info/lfs/objects/batch       the LFS batch API: an upload and a verify action per object
+                                                       not stored yet (basic transfer, one PUT)
+    PUT  /lfs-storage/{sha256}                         the object's bytes (checked against its sha256 and size)
+    POST /{ns}/{name}.git/info/lfs/objects/verify      {oid, size}: the object is stored
+    POST /api/models/{ns}/{name}/commit/{rev}          NDJSON: header, file (base64), lfsFile (an uploaded object),
+                                                       deletedFile, deletedFolder;
                                                        ?create_pr=1 commits to a new refs/pr/N
     GET  /api/models/{ns}/{name}[/revision/{rev}]      model info: sha, siblings
     GET  /api/models/{ns}/{name}/tree/{rev}[/{path}]   file listing (?recursive=true), one page
@@ -29,6 +35,7 @@ disk under `root/blobs/<git sha1>`; refs and commits in memory.
 from __future__ import annotations
 
 import base64
+import fnmatch
 import hashlib
 import json
 import re
@@ -44,6 +51,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import yaml
 
 GITATTRIBUTES = b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n*.bin filter=lfs diff=lfs merge=lfs -text\n"
+LFS_PATTERNS = ("*.safetensors", "*.bin")
+LFS_MIN_SIZE = 10 * 2**20  # the Hub takes files over 10 MB in LFS whatever their name
 COMMIT_HASH = re.compile(r"^[0-9a-f]{40}$")
 
 
@@ -98,6 +107,8 @@ class FakeHub:
         self.root = Path(root or self._tmp.name)
         (self.root / "blobs").mkdir(parents=True, exist_ok=True)
         self.repos: dict[str, Repo] = {}
+        self.lfs: dict[str, int] = {}  # sha256 -> size of the LFS objects uploaded (their bytes are blobs)
+        self.lfs_files: dict[str, str] = {}  # blob sha1 -> sha256 of the files committed through LFS
         self.requests: list[tuple[str, str]] = []
         self.unhandled: list[tuple[str, str]] = []
         self.lock = threading.RLock()
@@ -245,6 +256,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._dispatch("POST")
 
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
     # ------------------------------------------------------------------ routes
     def _route(self, method: str, parts: list[str], query: dict[str, str], body: bytes, head: bool) -> bool:
         if parts[:1] == ["api"]:
@@ -256,6 +270,16 @@ class _Handler(BaseHTTPRequestHandler):
                 repo_id, rest = f"{parts[2]}/{parts[3]}", parts[4:]
                 return self._api_model(method, repo_id, rest, query, body)
             return False
+        if len(parts) == 6 and parts[1].endswith(".git") and parts[2:5] == ["info", "lfs", "objects"]:
+            repo_id = f"{parts[0]}/{parts[1][: -len('.git')]}"
+            self._require_auth()
+            if method == "POST" and parts[5] == "batch":
+                return self._lfs_batch(repo_id, json.loads(body or b"{}"))
+            if method == "POST" and parts[5] == "verify":
+                return self._lfs_verify(json.loads(body or b"{}"))
+            return False
+        if method == "PUT" and len(parts) == 2 and parts[0] == "lfs-storage":
+            return self._lfs_store(parts[1], body)
         if len(parts) >= 5 and parts[2] == "resolve" and method in ("GET", "HEAD"):
             return self._resolve(f"{parts[0]}/{parts[1]}", parts[3], "/".join(parts[4:]), head)
         return False
@@ -323,11 +347,56 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _preupload(self, repo_id: str, revision: str, payload: dict) -> bool:
         commit = self.fake_hub.repo(repo_id).resolve(revision)
-        files = [
-            {"path": f["path"], "uploadMode": "regular", "shouldIgnore": False, "oid": commit.files.get(f["path"])}
-            for f in payload.get("files", [])
-        ]
+        lfs_files = self.fake_hub.lfs_files
+        files = []
+        for f in payload.get("files", []):
+            lfs = self._takes_lfs(f["path"], f.get("size", 0))
+            oid = commit.files.get(f["path"])  # the remote file's id: its sha256 for an LFS file, else its git oid
+            files.append(
+                {
+                    "path": f["path"],
+                    "uploadMode": "lfs" if lfs else "regular",
+                    "shouldIgnore": False,
+                    "oid": lfs_files.get(oid, oid) if lfs else oid,
+                }
+            )
         self._json(200, {"files": files, "commitOid": commit.oid})
+        return True
+
+    @staticmethod
+    def _takes_lfs(path: str, size: int) -> bool:
+        return size > LFS_MIN_SIZE or any(fnmatch.fnmatch(path.rsplit("/", 1)[-1], p) for p in LFS_PATTERNS)
+
+    def _lfs_batch(self, repo_id: str, payload: dict) -> bool:
+        hub = self.fake_hub
+        hub.repo(repo_id)
+        if payload.get("operation") != "upload" or payload.get("hash_algo", "sha256") != "sha256":
+            raise HubError(400, f"unsupported LFS batch request {payload.get('operation')!r}")
+        objects = []
+        for obj in payload.get("objects", []):
+            entry = {"oid": obj["oid"], "size": obj["size"], "authenticated": True}
+            if hub.lfs.get(obj["oid"]) != obj["size"]:  # not stored yet: upload it, then verify
+                entry["actions"] = {
+                    "upload": {"href": f"{hub.endpoint}/lfs-storage/{obj['oid']}", "header": {}},
+                    "verify": {"href": f"{hub.endpoint}/{repo_id}.git/info/lfs/objects/verify", "header": {}},
+                }
+            objects.append(entry)
+        self._json(200, {"transfer": "basic", "objects": objects})
+        return True
+
+    def _lfs_store(self, oid: str, body: bytes) -> bool:
+        if hashlib.sha256(body).hexdigest() != oid:
+            raise HubError(400, f"the uploaded bytes do not hash to {oid}")
+        hub = self.fake_hub
+        hub.lfs_files[hub.put_blob(body)] = oid
+        hub.lfs[oid] = len(body)
+        self._send(200, b"", {})
+        return True
+
+    def _lfs_verify(self, payload: dict) -> bool:
+        if self.fake_hub.lfs.get(payload.get("oid")) != payload.get("size"):
+            raise HubError(404, f"LFS object {payload.get('oid')} of size {payload.get('size')} was not uploaded")
+        self._json(200, {"success": True})
         return True
 
     def _commit(self, repo_id: str, revision: str, body: bytes, create_pr: bool) -> bool:
@@ -354,7 +423,12 @@ class _Handler(BaseHTTPRequestHandler):
             elif key == "deletedFolder":
                 prefix = value["path"].rstrip("/") + "/"
                 files = {p: o for p, o in files.items() if not p.startswith(prefix)}
-            else:  # lfsFile never happens: preupload answers "regular" for every file
+            elif key == "lfsFile":
+                if value.get("algo") != "sha256" or hub.lfs.get(value["oid"]) is None:
+                    raise HubError(400, f"LFS object {value.get('oid')} of {value['path']} was never uploaded")
+                oid = next(sha1 for sha1, sha256 in hub.lfs_files.items() if sha256 == value["oid"])
+                files[value["path"]] = oid
+            else:
                 raise HubError(400, f"the fake Hub does not support commit operation {key!r}")
         commit = hub.new_commit(repo, files, [base.oid], header.get("summary", ""))
         pr_url = None
@@ -422,9 +496,11 @@ class _Handler(BaseHTTPRequestHandler):
                     )
             if recursive or len(relative) == 1:
                 oid = commit.files[file_path]
-                entries.append(
-                    {"type": "file", "oid": oid, "size": (hub.root / "blobs" / oid).stat().st_size, "path": file_path}
-                )
+                size = (hub.root / "blobs" / oid).stat().st_size
+                entry = {"type": "file", "oid": oid, "size": size, "path": file_path}
+                if oid in hub.lfs_files:
+                    entry["lfs"] = {"oid": hub.lfs_files[oid], "size": size, "pointerSize": 134}
+                entries.append(entry)
         if prefix and not entries:
             raise HubError(404, f"{path} does not exist on {revision}", "EntryNotFound")
         self._json(200, entries)
@@ -438,6 +514,8 @@ class _Handler(BaseHTTPRequestHandler):
         oid = commit.files[path]
         data = hub.blob(oid)
         headers = {"X-Repo-Commit": commit.oid, "ETag": f'"{oid}"', "Accept-Ranges": "bytes"}
+        if oid in hub.lfs_files:  # as the Hub answers for an LFS file: the object's sha256 and size
+            headers.update({"X-Linked-Etag": f'"{hub.lfs_files[oid]}"', "X-Linked-Size": str(len(data))})
         self._send(200, data, headers, content_type="application/octet-stream", head=head)
         return True
 

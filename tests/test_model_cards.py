@@ -4,11 +4,13 @@ model-index, the modules the config names and an ethics section; push -> downloa
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
 
 import huggingface_hub
+import numpy as np
 import pytest
 import yaml
 from huggingface_hub import HfApi, ModelCard, metadata_load
@@ -337,11 +339,24 @@ def test_push_download_round_trip(fake_hub, checkpoint_copy, inputs, tmp_path):
     render.render_card(checkpoint_copy, eval_results=[inputs["mer"]], repo_id="me/nanoemox-tiny").save(
         checkpoint_copy / "README.md"
     )
+    # a file over the Hub's 10 MB limit for plain git storage, whatever its name (weights are LFS by their pattern)
+    (checkpoint_copy / "feature_stats.dat").write_bytes(np.random.default_rng(0).bytes(11 * 2**20))
     info = push_checkpoint(checkpoint_copy, "me/nanoemox-tiny", token=TOKEN, private=True)
     assert info.oid == fake_hub.repos["me/nanoemox-tiny"].refs["main"]
     assert fake_hub.repos["me/nanoemox-tiny"].private
     assert ("POST", "/api/validate-yaml") in fake_hub.requests  # the card's metadata passed the Hub's check
-    assert not any("lfs" in path or "xet" in path for _, path in fake_hub.requests)
+    # the weights and the large file took the Hub's LFS route: batch, one PUT each, verify; nothing went by Xet
+    assert ("POST", "/me/nanoemox-tiny.git/info/lfs/objects/batch") in fake_hub.requests
+    puts = [path for method, path in fake_hub.requests if method == "PUT"]
+    sha256 = {
+        name: hashlib.sha256((checkpoint_copy / name).read_bytes()).hexdigest()
+        for name in ("model.safetensors", "feature_stats.dat")
+    }
+    assert sorted(puts) == sorted(f"/lfs-storage/{oid}" for oid in sha256.values())
+    assert sum(path.endswith("/objects/verify") for _, path in fake_hub.requests) == 2
+    assert not any("xet" in path for _, path in fake_hub.requests)
+    tree = {e.path: e for e in HfApi(endpoint=fake_hub.endpoint, token=TOKEN).list_repo_tree("me/nanoemox-tiny")}
+    assert {name: tree[name].lfs.sha256 for name in sha256} == sha256 and tree["config.json"].lfs is None
 
     path = download_checkpoint("me/nanoemox-tiny", local_dir=tmp_path / "download", token=TOKEN)
     local, remote = _files(checkpoint_copy), _files(Path(path))
