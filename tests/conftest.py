@@ -62,6 +62,7 @@ def pytest_terminal_summary(terminalreporter):
     if skipped:
         terminalreporter.write_line(
             f"{len(skipped)} test{'s' if len(skipped) > 1 else ''} skipped: {MISSING_REFERENCE} (emotion wheels, "
-            "annotation files; set NANOEMOX_SHARED to the shared folder). With CI set they fail instead.",
+            "annotation files; set NANOEMOX_SHARED to the shared folder). With CI set they fail instead, but for "
+            "the DFEW file, which is not redistributed.",
             yellow=True,
         )

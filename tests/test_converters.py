@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -17,23 +16,20 @@ from datasets import DatasetDict, load_from_disk
 from nanoemox.processing.convert import main, run_conversion
 from nanoemox.processing.converters import CONVERTERS, Converted, MediaResolver, Reject, get_converter
 from nanoemox.processing.converters.mertools import parse_label_list
+
+try:
+    from tests.reference_files import reference_dir
+except ImportError:  # tests/ is not a package: pytest puts tests/ itself on sys.path
+    from reference_files import reference_dir
 from nanoemox.processing.schema import FEATURES
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "converters"
 
 
-def _shared_annotations() -> Path:
-    if os.environ.get("NANOEMOX_SHARED"):
-        return Path(os.environ["NANOEMOX_SHARED"]) / "reference" / "annotations"
-    return Path(__file__).resolve().parents[2] / "shared/reference/annotations"
-
-
 @pytest.fixture(scope="module")
 def annotations() -> Path:
-    path = _shared_annotations()
-    if not path.is_dir():
-        pytest.skip(f"shared annotations not found at {path} (set NANOEMOX_SHARED to the `shared` folder)")
-    return path
+    """The folder of the real annotation files (shared/reference/annotations, else the repository's copy)."""
+    return reference_dir("annotations", "MIntRec_test_MIntRec_ann.json")
 
 
 def _rows(result) -> dict[str, dict]:
@@ -134,7 +130,8 @@ def test_mintrec_messages_rebased_onto_media_root(annotations: Path, tmp_path: P
     assert result.summary.missing_media == len(raw) - 2
 
 
-def test_dfew_real_file(annotations: Path):
+def test_dfew_real_file():
+    annotations = reference_dir("annotations", "DFEW_annotation.xlsx", required_in_ci=False)  # not redistributed
     import openpyxl
 
     path = annotations / "DFEW_annotation.xlsx"
