@@ -83,6 +83,11 @@ COMMANDS = {
         "nanoemox.train.ablate", "train design variants through one curriculum and tabulate them", torch=True
     ),
     "card": Command("nanoemox.model_cards.render", "write a checkpoint's model card (README.md)", {"--model": FOLDER}),
+    "results": Command(
+        "nanoemox.results",
+        "record a run's measured results with their provenance; render docs/results.md from results/*.json",
+        {"--run": FOLDER},
+    ),
     "bench": Command(
         "nanoemox.bench.cli",
         "the benchmark suite: decode, prefill, tokens, batching, preprocessing, budget, training",

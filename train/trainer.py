@@ -140,6 +140,7 @@ class StageTrainer:
             "train_loss": result.training_loss,
             "steps": state.global_step,
             "world_size": self.trainer.args.world_size,
+            "torch_threads": torch.get_num_threads(),
             "log_history": [log for log in state.log_history if "loss" in log],
             "skipped_rows": dict(self.collator.skipped),
             "feature_cache": {"hits": self.cache.hits, "misses": self.cache.misses} if self.cache else None,

@@ -24,16 +24,18 @@ from .batching import bench_batching
 from .budget import bench_budget
 from .context import Bench
 from .decode import bench_decode
+from .faces import bench_faces
 from .prefill import bench_prefill, full_size_flops
 from .preprocessing import bench_preprocessing
 from .presets import PRESETS, Preset
 from .report import jsonable, table
+from .throughput import bench_throughput
 from .tokens import bench_tokens
 from .training import bench_training
 
 logger = logging.getLogger(__name__)
 
-SECTIONS = ("decode", "prefill", "tokens", "batching", "preprocessing", "budget", "training")
+SECTIONS = ("decode", "prefill", "tokens", "batching", "preprocessing", "throughput", "faces", "budget", "training")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--repeats", type=int, help="timing repeats (default: the preset's)")
     parser.add_argument("--decode-steps", type=int, help="decode steps per repeat (default: the preset's)")
     parser.add_argument("--new-tokens", type=int, help="new tokens per answer in batching (default: the preset's)")
-    parser.add_argument("--batch-sizes", type=int, nargs="+", help="batching section sizes (default: 1 4 16)")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", help="batching section sizes (default: 1 8 32)")
     parser.add_argument("--loader-batches", type=int, help="batches timed per data-loader setting")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: the available cores)")
     parser.add_argument("--video", help="an mp4 for the decode/prefill/preprocessing clip (default: built offline)")
@@ -82,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"nanoemox bench: need --repeats >= 1 and --decode-steps >= 2, got {preset}")
     threads = args.threads or available_cores()
     torch.set_num_threads(threads)
+    from nanoemox.modeling.requirements_nanoemox import require
+
+    require("cv2").setNumThreads(threads)  # the face detector's threads, as torch's
     started = time.perf_counter()
     results: dict[str, Any] = {
         "preset": preset.name,
@@ -91,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         "settings": asdict(preset),
         "sections": {},
     }
-    order = [s for s in ("decode", "tokens", "batching", "preprocessing", "prefill", "budget", "training")]
+    order = ["decode", "tokens", "batching", "preprocessing", "throughput", "faces", "prefill", "budget", "training"]
     with tempfile.TemporaryDirectory(prefix="nanoemox-bench-") as tmp:
         workdir = Path(args.workdir or tmp)
         workdir.mkdir(parents=True, exist_ok=True)
@@ -103,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
             "batching": bench_batching,
             "preprocessing": bench_preprocessing,
             "budget": lambda c: bench_budget(c, gpu_tflops=args.gpu_tflops, mfu=args.mfu, gpu_gb=args.gpu_memory_gb),
+            "throughput": lambda c: bench_throughput(c, gpu_tflops=args.gpu_tflops, mfu=args.mfu),
+            "faces": bench_faces,
             "training": bench_training,
         }
         # the full preset's timed sections need ~10 GB; with --sections prefill budget only meta parts run
@@ -134,9 +141,11 @@ def main(argv: list[str] | None = None) -> int:
     results["seconds"] = time.perf_counter() - started
     results["sections"] = {k: results["sections"][k] for k in SECTIONS if k in results["sections"]}
     results = jsonable(results)
-    if args.json:
+    if args.json:  # the sections, with how they were made (nanoemox.results renders docs/results.md from this)
+        from nanoemox.results import provenance
+
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(results, indent=2))
+        Path(args.json).write_text(json.dumps({"kind": "bench", **results, **provenance(seed=0)}, indent=2) + "\n")
     print(table(results))
     print(
         f"\npreset {preset.name}, {threads} threads, {results['seconds']:.0f} s"

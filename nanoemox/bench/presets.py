@@ -31,7 +31,7 @@ class Preset:
     repeats: int = field(metadata={"help": "timing repeats (medians are reported)"})
     decode_steps: int = field(metadata={"help": "decode steps timed per repeat"})
     new_tokens: int = field(metadata={"help": "greedy new tokens per answer in the batching section"})
-    batch_sizes: tuple[int, ...] = (1, 4, 16)
+    batch_sizes: tuple[int, ...] = (1, 8, 32)
     loader_batches: int = 6
     long_prefill_repeats: int = 3
 
