@@ -24,19 +24,21 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import jinja2
 import yaml
-from huggingface_hub import EvalResult, ModelCard, ModelCardData
+from huggingface_hub import ModelCard, ModelCardData
 from huggingface_hub.errors import HFValidationError
 from huggingface_hub.utils import validate_repo_id
 
 from nanoemox.modeling.requirements_nanoemox import pip_install_line
+
+from .eval_records import TASK_NAMES, eval_records, load_eval, to_eval_results
+from .parameters import count_parameters, format_count
 
 logger = logging.getLogger(__name__)
 
@@ -63,26 +65,6 @@ PUBLISHED_ARCH = {
     "audio": {"model_type": "hubert", "hidden_size": 1024, "num_hidden_layers": 24},
     "face": {"model_type": "swin", "embed_dim": 128, "depths": [2, 2, 18, 2]},
     "lm": {"model_type": "qwen2", "hidden_size": 1536, "num_hidden_layers": 28, "vocab_size": 151936},
-}
-# Mirror of nanoemox.compose.BRANCH_MODULES, as safetensors key prefixes (a test checks that both agree).
-BRANCH_PREFIXES = {
-    "frame encoder (CLIP)": ("model.vision_tower.",),
-    "speech encoder (HuBERT)": ("model.audio_tower.",),
-    "face backbone (Swin)": ("model.face_backbone.",),
-    "language model (Qwen2)": ("model.language_model.",),
-    "frame adapter": ("model.frame_adapter.",),
-    "speech adapter": ("model.audio_adapter.",),
-    "face fusion + temporal block": ("model.face_fusion.", "model.face_adapter."),
-    "fusion encoder": ("model.fusion.",),
-    "LM head (untied part)": ("lm_head.",),
-}
-TASK_NAMES = {
-    "msa": "Multimodal sentiment analysis (MSA)",
-    "mer": "Multimodal emotion recognition (MER)",
-    "ov-mer": "Open-vocabulary emotion recognition (OV-MER)",
-    "eri": "Emotion reasoning (ERI)",
-    "mir": "Multimodal intent recognition (MIR)",
-    "erg": "Empathic response generation (ERG)",
 }
 BASE_TAGS = [
     "emotion-recognition",
@@ -250,53 +232,6 @@ def _format_data(data: Any) -> str:
     return str(data)
 
 
-# ------------------------------------------------------------------------------------------- parameters
-
-
-def safetensors_files(model_dir: Path) -> list[Path]:
-    index = model_dir / "model.safetensors.index.json"
-    if index.is_file():
-        weight_map = json.loads(index.read_text(encoding="utf-8")).get("weight_map", {})
-        return [model_dir / name for name in sorted(set(weight_map.values()))]
-    return sorted(model_dir.glob("*.safetensors"))
-
-
-def count_parameters(model_dir: str | os.PathLike) -> dict[str, Any] | None:
-    """Parameters per branch from the safetensors headers (shapes only); None without weights.
-
-    Returns `{"branches": {label: n}, "total": n, "dtypes": {dtype: n}, "bytes": size on disk}`. Tied weights are
-    stored once, so they are counted once, like `nanoemox.compose.count_parameters`.
-    """
-    from safetensors import safe_open  # light: reads the JSON header, never the tensors
-
-    files = safetensors_files(Path(model_dir))
-    if not files:
-        return None
-    branches = dict.fromkeys(BRANCH_PREFIXES, 0)
-    dtypes: dict[str, int] = {}
-    total = 0
-    for file in files:
-        with safe_open(str(file), framework="numpy") as handle:
-            for name in handle.keys():
-                tensor = handle.get_slice(name)
-                numel = math.prod(tensor.get_shape())
-                label = next((b for b, prefixes in BRANCH_PREFIXES.items() if name.startswith(prefixes)), "other")
-                branches[label] = branches.get(label, 0) + numel
-                dtypes[tensor.get_dtype()] = dtypes.get(tensor.get_dtype(), 0) + numel
-                total += numel
-    return {"branches": branches, "total": total, "dtypes": dtypes, "bytes": sum(f.stat().st_size for f in files)}
-
-
-def format_count(n: int) -> str:
-    if n >= 1e9:
-        return f"{n / 1e9:.2f} B"
-    if n >= 1e6:
-        return f"{n / 1e6:.1f} M"
-    if n >= 1e3:
-        return f"{n / 1e3:.1f} K"
-    return str(n)
-
-
 # ------------------------------------------------------------------------------------------- curriculum
 
 
@@ -436,100 +371,6 @@ def _curriculum_datasets(curriculum: Mapping[str, Any]) -> list[str]:
         elif isinstance(mixture, list):
             names += [m.get("dataset") or m.get("name") if isinstance(m, Mapping) else m for m in mixture]
     return [n for n in names if is_hub_id(n)]
-
-
-# ------------------------------------------------------------------------------------------- evaluation
-
-
-def _numeric_metrics(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
-    """Flatten nested metric dicts to dotted keys; keep finite numbers; drop counts (`n_*`)."""
-    flat: dict[str, float] = {}
-    for key, value in metrics.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(_numeric_metrics(value, prefix=f"{name}."))
-        elif isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-            if not str(key).startswith("n_"):
-                flat[name] = value
-    return flat
-
-
-def eval_records(payload: Any, *, default_dataset: str | None = None) -> list[dict[str, Any]]:
-    """The adapter from evaluation JSON to `[{"task", "dataset", "metrics", ...}]`; change it when the shape does.
-
-    Accepted shapes:
-        {"task": "mer", "dataset": "MER2023", "metrics": {"hit_rate": 0.7}, "split": "test", "dataset_id": ...}
-        {"split": "test", "datasets": {name: {condition: {task: metrics}}}}   (a curriculum's eval_results.json)
-        a list of those
-        {"results": [...those...]}
-        {"meta": {"dataset": ...}, "results": {"mer": {"hit_rate": 0.7, ...}}}   (the `nanoemox evaluate` file)
-    Nested metric dicts become dotted names; non-numeric values and counts (`n_*`) are dropped.
-    """
-    if isinstance(payload, list):
-        return [record for item in payload for record in eval_records(item, default_dataset=default_dataset)]
-    if not isinstance(payload, Mapping):
-        raise ValueError(f"evaluation results: expected a mapping or a list, got {type(payload).__name__}")
-    if isinstance(payload.get("datasets"), Mapping) and "metrics" not in payload:  # a curriculum's eval_results.json
-        records = []
-        for name, conditions in payload["datasets"].items():
-            for condition, tasks in conditions.items():
-                label = name if condition == "all_modalities" else f"{name} ({condition.replace('_', ' ')})"
-                records += eval_records(
-                    [
-                        {"task": t, "dataset": label, "split": payload.get("split"), "metrics": m}
-                        for t, m in tasks.items()
-                    ]
-                )
-        return records
-    if "results" in payload and "metrics" not in payload:
-        meta = payload.get("meta") or {}
-        dataset = payload.get("dataset") or meta.get("dataset") or default_dataset
-        results = payload["results"]
-        if isinstance(results, Mapping):  # {task: metrics}
-            results = [{"task": task, "dataset": dataset, "metrics": metrics} for task, metrics in results.items()]
-        return eval_records(results, default_dataset=dataset)
-    if "task" not in payload or not isinstance(payload.get("metrics"), Mapping):
-        raise ValueError(f"evaluation results: each entry needs 'task' and a 'metrics' mapping, got {list(payload)}")
-    metrics = _numeric_metrics(payload["metrics"])
-    if not metrics:
-        logger.warning("evaluation results: no numeric metrics for task %s", payload["task"])
-    return [
-        {
-            "task": str(payload["task"]),
-            "dataset": str(payload.get("dataset") or default_dataset or "unspecified"),
-            "dataset_id": payload.get("dataset_id"),
-            "split": payload.get("split"),
-            "metrics": metrics,
-            "source_url": payload.get("source_url"),
-        }
-    ]
-
-
-def load_eval(paths: Iterable[str | os.PathLike]) -> list[dict[str, Any]]:
-    records = []
-    for path in paths:
-        records += eval_records(json.loads(Path(path).read_text(encoding="utf-8")), default_dataset=Path(path).stem)
-    return records
-
-
-def to_eval_results(records: Sequence[Mapping[str, Any]]) -> list[EvalResult]:
-    """huggingface_hub `EvalResult`s (the card's `model-index`): task type = the NanoEmoX task key."""
-    results = []
-    for record in records:
-        for metric, value in record["metrics"].items():
-            results.append(
-                EvalResult(
-                    task_type=record["task"],
-                    task_name=TASK_NAMES.get(record["task"], record["task"]),
-                    dataset_type=record.get("dataset_id") or record["dataset"],
-                    dataset_name=record["dataset"],
-                    dataset_split=record.get("split"),
-                    metric_type=metric,
-                    metric_value=value,
-                    source_url=record.get("source_url"),
-                )
-            )
-    return results
 
 
 # ------------------------------------------------------------------------------------------- the card

@@ -16,7 +16,7 @@ import yaml
 from huggingface_hub import HfApi, ModelCard, metadata_load
 from huggingface_hub import constants as hub_constants
 
-from nanoemox.model_cards import render
+from nanoemox.model_cards import parameters, render
 from nanoemox.model_cards.hub import download_checkpoint, push_checkpoint
 
 TOKEN = "hf_fake_token_for_the_local_fake_hub"
@@ -211,8 +211,8 @@ def test_copies_agree_with_compose():
 
     assert render.PUBLISHED_COMPONENTS == compose.PUBLISHED_COMPONENTS
     expected = {label: tuple(f"model.{m}." for m in modules) for label, modules in compose.BRANCH_MODULES.items()}
-    assert {k: v for k, v in render.BRANCH_PREFIXES.items() if k in expected} == expected
-    assert set(render.BRANCH_PREFIXES) - set(expected) == {"LM head (untied part)"}
+    assert {k: v for k, v in parameters.BRANCH_PREFIXES.items() if k in expected} == expected
+    assert set(parameters.BRANCH_PREFIXES) - set(expected) == {"LM head (untied part)"}
 
 
 def test_eval_record_shapes():
