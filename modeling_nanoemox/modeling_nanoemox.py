@@ -588,6 +588,37 @@ class NanoEmoXForConditionalGeneration(TaskAdaptersMixin, PrefillMixin, NanoEmoX
         """
         num_items_in_batch = kwargs.pop("num_items_in_batch", None)  # Trainer's loss normaliser, not a model input
         shift_labels = kwargs.pop("shift_labels", None)  # targets already shifted (sequence / context parallelism)
+        cache = past_key_values if cache is None else cache
+        if (
+            labels is None
+            and shift_labels is None
+            and inputs_embeds is None
+            and cache is not None
+            and pixel_values_videos is None
+            and face_pixel_values is None
+            and input_values is None
+            and encoder_features is None
+            and prior_input_ids is None
+            and cache.get_seq_length() > 0
+        ):
+            # A decode step: new text tokens on the KV cache, nothing to place or encode. The language model and
+            # its head alone, so that a step costs what the bare LM's step costs (`nanoemox bench`, decode).
+            outputs = self.model.language_model(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                position_ids=position_ids,
+                use_cache=use_cache,
+                return_dict=True,
+                **{CACHE_KEY: cache},
+                **kwargs,
+            )
+            keep = slice(-logits_to_keep, None) if isinstance(logits_to_keep, int) else logits_to_keep
+            return NanoEmoXCausalLMOutputWithPast(
+                logits=self.lm_head(outputs.last_hidden_state[:, keep, :]),
+                **{CACHE_KEY: getattr(outputs, CACHE_KEY)},
+                hidden_states=outputs.hidden_states,
+                attentions=outputs.attentions,
+            )
         if labels is None and shift_labels is not None:  # the same targets, unshifted: what the sentiment head reads
             labels_seen = F.pad(shift_labels, (1, 0), value=IGNORE_INDEX)[:, :-1]
         else:
