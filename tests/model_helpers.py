@@ -3,6 +3,11 @@ batches whose placeholders match the media each sample carries."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import torch
 
 from nanoemox.compose import compose_checkpoint
@@ -79,3 +84,32 @@ def load_model(path: str, **kwargs) -> NanoEmoXForConditionalGeneration:
 
 
 ALL = {"frame": True, "face": True, "audio": True}
+
+
+# Prepended to a script that must run with `nanoemox` (and `tests`) unimportable: only a checkpoint's own remote
+# code, transformers and torch, as a user who has nothing but the checkpoint.
+BLOCK_PACKAGE = """\
+import importlib.abc, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in ("nanoemox", "tests"):
+            raise ImportError("blocked " + name)
+sys.meta_path.insert(0, Block())
+sys.path = [p for p in sys.path if p not in ("", ".")]
+"""
+
+
+def run_without_package(script: str, *args, folder, check: bool = True) -> subprocess.CompletedProcess:
+    """Run `script` (its body; the package block is prepended) in a fresh interpreter with `args` as sys.argv[1:].
+
+    Offline, with the same number of torch threads as this process, so that results compare bit for bit.
+    """
+    path = Path(folder) / "blocked_script.py"
+    path.write_text(BLOCK_PACKAGE + textwrap.dedent(script))
+    env = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": str(torch.get_num_threads())}
+    run = subprocess.run(
+        [sys.executable, str(path), *map(str, args)], cwd=folder, env=env, capture_output=True, text=True, timeout=600
+    )
+    if check and run.returncode:
+        raise AssertionError(f"the blocked script failed:\n{run.stderr[-4000:]}")
+    return run

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -25,7 +23,7 @@ from nanoemox.train.cli import main as train_main
 from nanoemox.train.curriculum import load_curriculum, parse_curriculum
 from nanoemox.train.engine import dry_run
 from nanoemox.train.freezing import apply_trainable
-from tests.model_helpers import ALL, make_batch
+from tests.model_helpers import ALL, make_batch, run_without_package
 
 NAN = float("nan")
 
@@ -144,13 +142,7 @@ def test_default_model_ignores_sentiment_labels(egmf_ckpt):
 
 REMOTE_HEAD_SCRIPT = textwrap.dedent(
     """
-    import importlib.abc, sys
-    class Block(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path, target=None):
-            if name.split(".")[0] in ("nanoemox", "tests"):
-                raise ImportError("blocked " + name)
-    sys.meta_path.insert(0, Block())
-    sys.path = [p for p in sys.path if p not in ("", ".")]
+    import sys
     import torch
     from transformers import AutoModel, AutoModelForCausalLM
     folder, batch_file, out_file = sys.argv[1:4]
@@ -185,12 +177,8 @@ def test_save_reload_and_remote_code_keep_the_head(egmf_ckpt, tmp_path):
     with torch.no_grad():
         assert torch.equal(_model(str(tmp_path / "saved"))(**batch).sentiment_score, expected)
     torch.save(batch, tmp_path / "batch.pt")
-    (tmp_path / "remote.py").write_text(REMOTE_HEAD_SCRIPT)
-    subprocess.run(
-        [sys.executable, "remote.py", str(tmp_path / "saved"), str(tmp_path / "batch.pt"), str(tmp_path / "o.pt")],
-        check=True,
-        cwd=tmp_path,
-        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
+    run_without_package(
+        REMOTE_HEAD_SCRIPT, tmp_path / "saved", tmp_path / "batch.pt", tmp_path / "o.pt", folder=tmp_path
     )
     remote = torch.load(tmp_path / "o.pt")
     assert remote["blocked"] and remote["config"] == ("egmf", True)

@@ -5,8 +5,6 @@ Real footage: the talking astronaut clip (a real face) and the coffee-cup clip (
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
@@ -30,7 +28,7 @@ from nanoemox.modeling.faces_nanoemox import (
 from nanoemox.modeling.processing_nanoemox import NanoEmoXProcessor
 from nanoemox.modeling.video_nanoemox import load_video_frames
 from tests.media import talking_face_box
-from tests.model_helpers import build_tiny_checkpoint, load_model
+from tests.model_helpers import build_tiny_checkpoint, load_model, run_without_package
 
 K = 2
 
@@ -227,13 +225,7 @@ def test_off_is_todays_behaviour(base_ckpt, processor, speech_media, monkeypatch
 
 REMOTE = textwrap.dedent(
     """
-    import sys, importlib.abc
-    class Block(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path, target=None):
-            if name.split(".")[0] in ("nanoemox", "tests"):
-                raise ImportError("blocked " + name)
-    sys.meta_path.insert(0, Block())
-    sys.path = [p for p in sys.path if p not in ("", ".")]
+    import sys
     import torch
     from transformers import AutoModelForCausalLM, AutoProcessor
     folder, video, out = sys.argv[1:4]
@@ -250,13 +242,7 @@ REMOTE = textwrap.dedent(
 
 def test_remote_code_with_the_package_blocked(fec_ckpt, processor, speech_media, tmp_path):
     video = str(speech_media["talking"])
-    (tmp_path / "remote.py").write_text(REMOTE)
-    subprocess.run(
-        [sys.executable, str(tmp_path / "remote.py"), fec_ckpt, video, str(tmp_path / "out.pt")],
-        check=True,
-        cwd=tmp_path,
-        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
-    )
+    run_without_package(REMOTE, fec_ckpt, video, tmp_path / "out.pt", folder=tmp_path)
     remote = torch.load(tmp_path / "out.pt")
     local = _inputs(processor, video)
     assert remote["inputs"]["pixel_values_videos"].shape[1] == processor.num_frames + K

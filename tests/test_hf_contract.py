@@ -77,6 +77,7 @@ def test_the_tokenizer_is_a_plain_tokenizer(ckpt):
     assert "auto_map" not in json.loads((Path(ckpt) / "tokenizer_config.json").read_text())
     tokenizer = AutoTokenizer.from_pretrained(ckpt, trust_remote_code=False)  # no custom code runs
     assert type(tokenizer).__name__ == "Qwen2Tokenizer"
-    assert tokenizer.convert_tokens_to_ids("<|frame_pad|>") == json.loads((Path(ckpt) / "config.json").read_text())[
-        "frame_token_id"
-    ]
+    assert (
+        tokenizer.convert_tokens_to_ids("<|frame_pad|>")
+        == json.loads((Path(ckpt) / "config.json").read_text())["frame_token_id"]
+    )

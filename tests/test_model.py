@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import textwrap
 
 import pytest
@@ -20,7 +18,7 @@ from nanoemox.modeling.configuration_nanoemox import (
     FUSION_MODULES,
     NanoEmoXConfig,
 )
-from tests.model_helpers import ALL, build_tiny_checkpoint, load_model, make_batch, select
+from tests.model_helpers import ALL, build_tiny_checkpoint, load_model, make_batch, run_without_package, select
 
 TRAINABLE = ("frame_adapter", "audio_adapter", "face_fusion", "face_adapter", "fusion")
 ENCODERS = ("vision_tower", "audio_tower", "face_backbone")
@@ -287,13 +285,7 @@ def test_dtype_and_attention_implementations(ckpt):
 
 REMOTE_SCRIPT = textwrap.dedent(
     """
-    import sys, importlib.abc
-    class Block(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path, target=None):
-            if name == "nanoemox" or name.startswith("nanoemox.") or name == "tests" or name.startswith("tests."):
-                raise ImportError("blocked " + name)
-    sys.meta_path.insert(0, Block())
-    sys.path = [p for p in sys.path if p not in ("", ".")]
+    import sys
     import torch
     from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForImageTextToText
     folder, batch_file, out_file = sys.argv[1:4]
@@ -320,13 +312,7 @@ def test_remote_code_load_with_the_package_blocked(ckpt, tmp_path):
     with torch.no_grad():
         expected = model(**batch)
     torch.save(batch, tmp_path / "batch.pt")
-    (tmp_path / "remote.py").write_text(REMOTE_SCRIPT)
-    subprocess.run(
-        [sys.executable, str(tmp_path / "remote.py"), ckpt, str(tmp_path / "batch.pt"), str(tmp_path / "out.pt")],
-        check=True,
-        cwd=tmp_path,
-        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
-    )
+    run_without_package(REMOTE_SCRIPT, ckpt, tmp_path / "batch.pt", tmp_path / "out.pt", folder=tmp_path)
     out = torch.load(tmp_path / "out.pt")
     assert out["blocked"] and out["config"] == "NanoEmoXConfig"
     assert torch.equal(out["causal"], expected.logits)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
@@ -15,7 +13,7 @@ import torch
 from nanoemox.modeling.processing_nanoemox import NanoEmoXProcessor
 from nanoemox.modeling.prompts_nanoemox import DEFAULT_TASK_PROMPTS
 from nanoemox.predict import main as predict_main
-from tests.model_helpers import build_tiny_checkpoint, load_model
+from tests.model_helpers import build_tiny_checkpoint, load_model, run_without_package
 
 
 @pytest.fixture(scope="module")
@@ -167,13 +165,8 @@ def test_save_round_trip(processor, tmp_path):
 
 REMOTE = textwrap.dedent(
     """
-    import sys, importlib.abc, json
-    class Block(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path, target=None):
-            if name.split(".")[0] in ("nanoemox", "tests"):
-                raise ImportError("blocked " + name)
-    sys.meta_path.insert(0, Block())
-    sys.path = [p for p in sys.path if p not in ("", ".")]
+    import sys
+    import json
     import torch
     from transformers import AutoProcessor
     folder, video, out = sys.argv[1:4]
@@ -187,13 +180,7 @@ REMOTE = textwrap.dedent(
 
 def test_auto_processor_remote_code_with_the_package_blocked(ckpt, processor, speech_media, tmp_path):
     video = str(speech_media["talking"])
-    (tmp_path / "remote.py").write_text(REMOTE)
-    subprocess.run(
-        [sys.executable, str(tmp_path / "remote.py"), ckpt, video, str(tmp_path / "out.pt")],
-        check=True,
-        cwd=tmp_path,
-        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
-    )
+    run_without_package(REMOTE, ckpt, video, tmp_path / "out.pt", folder=tmp_path)
     remote = torch.load(tmp_path / "out.pt")
     local = processor.apply_chat_template(
         processor.build_messages("mer", video=video, subtitle="hello"), tokenize=True

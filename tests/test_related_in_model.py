@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 import torch
 
@@ -12,7 +9,7 @@ from nanoemox.compose import compose_checkpoint
 from nanoemox.modeling.modeling_nanoemox import NanoEmoXForConditionalGeneration
 from nanoemox.tiny.components import save_tiny_components
 from nanoemox.tiny.configs import TINY_ARCH
-from tests.model_helpers import ALL, make_batch
+from tests.model_helpers import ALL, make_batch, run_without_package
 from tests.test_model import REMOTE_SCRIPT
 
 VARIANTS = [
@@ -74,13 +71,7 @@ def test_module_trains_saves_and_reloads(components, tmp_path, arch):
     if arch["frame_adapter"] != "cat_mod":
         return
     torch.save(batch, tmp_path / "batch.pt")
-    (tmp_path / "remote.py").write_text(REMOTE_SCRIPT)
-    subprocess.run(
-        [sys.executable, str(tmp_path / "remote.py"), str(folder), str(tmp_path / "batch.pt"), str(tmp_path / "o.pt")],
-        check=True,
-        cwd=tmp_path,
-        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
-    )
+    run_without_package(REMOTE_SCRIPT, folder, tmp_path / "batch.pt", tmp_path / "o.pt", folder=tmp_path)
     remote = torch.load(tmp_path / "o.pt")
     assert remote["blocked"] and torch.equal(remote["causal"], expected)
 

@@ -5,8 +5,6 @@ and answers exactly as the saved model did (greedy decoding, same logits)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -18,22 +16,12 @@ from transformers import AutoModelForCausalLM, Trainer, TrainingArguments, pipel
 from trl import SFTConfig, SFTTrainer
 
 from nanoemox.modeling.processing_nanoemox import NanoEmoXProcessor
-from tests.model_helpers import build_tiny_checkpoint
+from tests.model_helpers import build_tiny_checkpoint, run_without_package
 
 # Run with `nanoemox` (and `tests`) unimportable: only the checkpoint's own code and transformers.
-BLOCKED = textwrap.dedent(
+LOAD_AND_ANSWER = textwrap.dedent(
     """
-    import sys, importlib.abc, json
-    class Block(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path, target=None):
-            if name.split(".")[0] in ("nanoemox", "tests"):
-                raise ImportError("blocked " + name)
-    sys.meta_path.insert(0, Block())
-    sys.path = [p for p in sys.path if p not in ("", ".")]
-    """
-)
-LOAD_AND_ANSWER = BLOCKED + textwrap.dedent(
-    """
+    import json, sys
     import torch
     from transformers import AutoModelForCausalLM, AutoProcessor, pipeline
     video, out, folders = sys.argv[1], sys.argv[2], sys.argv[3:]
@@ -164,17 +152,8 @@ def test_every_save_route_loads_and_answers_the_same_without_the_package(base, s
             assert {"config.json", "model.safetensors", "pipeline_nanoemox.py", "modeling_nanoemox.py"} <= names
             assert {"requirements.txt", "video_nanoemox.py", "collator_nanoemox.py"} <= names, (route, names)
 
-    script = tmp_path / "load_and_answer.py"
-    script.write_text(LOAD_AND_ANSWER)
     out = tmp_path / "answers.json"
-    run = subprocess.run(
-        [sys.executable, str(script), video, str(out), *map(str, folders.values())],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
-    )
-    assert run.returncode == 0, run.stderr[-4000:]
+    run_without_package(LOAD_AND_ANSWER, video, out, *folders.values(), folder=tmp_path)
     remote = json.loads(out.read_text())
     for route, folder in folders.items():
         got = remote[str(folder)]
