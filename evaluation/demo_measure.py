@@ -11,7 +11,11 @@ clip one modality decides the emotion (face, voice or subtitle) and one the inte
 show their neutral value. Each mer and mir row of the split is answered (greedy) and explained
 (`attribution_nanoemox`), and the branch with the largest share is compared with the deciding one (voice -> audio,
 face -> face, scene -> frame, subtitle -> subtitle), per task and deciding modality, over all rows and over the rows
-answered right. A row where no masking lowers the answer's likelihood has no largest share (`top` None).
+answered right. A row where no masking lowers the answer's likelihood has no largest share (`top` None). A neutral
+clip decided by the face or the voice shows the neutral face or voice, which every other clip's non-deciding face and
+voice show too: nothing in it singles the answer out. So each cell is also summarised over the rows whose deciding
+modality shows a cue (`cued`: all rows but those; a subtitle says "calm" for neutral, and every intent has its object
+and its phrases).
 
 scoring: mer, mir and msa metrics with the generated answers and with likelihood scoring (`runner.evaluate_model`,
 `scoring="generate"` / `"likelihood"`), and the mer / mir accuracy per deciding modality under each.
@@ -51,8 +55,9 @@ def measure_attribution(
     """{"cells": {"mer/face": summary, ...}, "rows": [...]} for the mer and mir rows of `split` (a demo split).
 
     A cell's summary: n, how often the deciding branch has the largest share (`top_is_deciding`, `fraction`), the
-    mean share of each branch, the count of each largest-share branch; the same over the rows answered right
-    (`correct`); and the rows without a positive drop.
+    mean share of each branch, the count of each largest-share branch, and the rows without a positive drop; the same
+    over the rows answered right (`correct`) and over the rows whose deciding modality shows a cue (`cued`).
+    "overall" sums the cells.
     """
     rows = [row for row in split if row["task"] in GOLD_FIELD]
     records = []
@@ -72,7 +77,8 @@ def measure_attribution(
             logger.warning("%s left out: %s", row["id"], answer.error.reason)
             continue
         gold_key, modality_key = GOLD_FIELD[row["task"]]
-        modality = json.loads(row["meta"])[modality_key]
+        meta = json.loads(row["meta"])
+        modality = meta[modality_key]
         shares = answer.attribution.shares
         records.append(
             {
@@ -83,6 +89,7 @@ def measure_attribution(
                 "answer": answer.text,
                 "gold": row["labels"][gold_key],
                 "correct": answer.text.strip().lower() == str(row["labels"][gold_key]).strip().lower(),
+                "cued": not (row["task"] == "mer" and modality in ("face", "voice") and meta["emotion"] == "neutral"),
                 "top": max(shares, key=shares.get) if any(s > 0 for s in shares.values()) else None,
                 "shares": {branch: round(share, 4) for branch, share in shares.items()},
                 "absent": answer.attribution.absent,
@@ -95,8 +102,14 @@ def measure_attribution(
             "deciding_branch": members[0]["deciding_branch"],
             **_summary(members),
             "correct": _summary([r for r in members if r["correct"]]),
+            "cued": _summary([r for r in members if r["cued"]]),
         }
-    return {"cells": cells, "rows": records}
+    overall = {
+        "n": sum(c["n"] for c in cells.values()),
+        "top_is_deciding": sum(c["top_is_deciding"] for c in cells.values()),
+    }
+    overall["fraction"] = round(overall["top_is_deciding"] / overall["n"], 3) if overall["n"] else None
+    return {"overall": overall, "cells": cells, "rows": records}
 
 
 def _summary(records: list[dict]) -> dict:
