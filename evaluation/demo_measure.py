@@ -18,7 +18,9 @@ modality shows a cue (`cued`: all rows but those; a subtitle says "calm" for neu
 and its phrases).
 
 scoring: mer, mir and msa metrics with the generated answers and with likelihood scoring (`runner.evaluate_model`,
-`scoring="generate"` / `"likelihood"`), and the mer / mir accuracy per deciding modality under each.
+`scoring="generate"` / `"likelihood"`), and the mer / mir accuracy per deciding modality under each. Likelihood
+scoring runs twice: over the checkpoint's label sets (`processor.task_labels`; a checkpoint that carries none has
+the defaults, MER2023's emotions and MIntRec's 20 intents) and over the labels of the corpus's train split.
 
 The checkpoint is loaded with this package's classes, not with its own copy of the code, so a checkpoint saved by an
 older release is measured with the code of this commit. Decoding is greedy; the seed is set all the same.
@@ -129,28 +131,50 @@ def _summary(records: list[dict]) -> dict:
 
 
 def measure_scoring(
-    model, processor, split, *, media_root, batch_size: int = 8, max_new_tokens: int = 48, num_workers: int = 0
+    model,
+    processor,
+    split,
+    *,
+    media_root,
+    train_split=None,
+    batch_size: int = 8,
+    max_new_tokens: int = 48,
+    num_workers: int = 0,
 ) -> dict:
-    """{"label_sets": {...}, mode: {"metrics": {task: metrics}, "decided": {...}}} for mode in generate, likelihood."""
+    """{condition: {"label_sets", "metrics": {task: metrics}, "decided": {...}}} for the conditions generate,
+    likelihood (the checkpoint's label sets) and, given `train_split`, likelihood_train_labels (its gold labels)."""
     from nanoemox.processing.demo_corpus import accuracy_by_decisive_modality
 
-    out: dict = {"label_sets": {t: list(processor.task_labels.get(t, [])) for t in SCORING_TASKS}}
-    for mode in ("generate", "likelihood"):
-        results = evaluate_model(
-            model,
-            processor,
-            split,
-            media_root=media_root,
-            tasks=SCORING_TASKS,
-            batch_size=batch_size,
-            num_workers=num_workers,
-            max_new_tokens=max_new_tokens,
-            scoring=mode,
-        )
-        out[mode] = {
-            "metrics": results["tasks"],
-            "decided": accuracy_by_decisive_modality(split, results["predictions"]),
+    own = {task: list(labels) for task, labels in processor.task_labels.items()}
+    conditions = {"generate": ("generate", own), "likelihood": ("likelihood", own)}
+    if train_split is not None:
+        seen = {
+            task: sorted({r["labels"][GOLD_FIELD[task][0]] for r in train_split if r["task"] == task})
+            for task in GOLD_FIELD
         }
+        conditions["likelihood_train_labels"] = ("likelihood", {**own, **seen})
+    out: dict = {}
+    try:
+        for name, (mode, labels) in conditions.items():
+            processor.task_labels = labels
+            results = evaluate_model(
+                model,
+                processor,
+                split,
+                media_root=media_root,
+                tasks=SCORING_TASKS,
+                batch_size=batch_size,
+                num_workers=num_workers,
+                max_new_tokens=max_new_tokens,
+                scoring=mode,
+            )
+            out[name] = {
+                "label_sets": {task: labels.get(task) for task in SCORING_TASKS} if mode == "likelihood" else None,
+                "metrics": results["tasks"],
+                "decided": accuracy_by_decisive_modality(split, results["predictions"]),
+            }
+    finally:
+        processor.task_labels = own
     return out
 
 
@@ -210,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
         raise ValueError(f"{args.data}: no split {args.split!r} (has {list(data)})")
     measure = measure_attribution if args.measure == "attribution" else measure_scoring
     options = dict(batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, num_workers=args.num_workers)
+    if args.measure == "scoring" and "train" in data:
+        options["train_split"] = data["train"]
     numbers = measure(model, processor, data[args.split], media_root=args.data, **options)
     payload = {
         **provenance("nanoemox data demo-measure " + " ".join(argv), args.seed),

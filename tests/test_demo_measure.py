@@ -29,3 +29,10 @@ def test_both_measurements_write_their_provenance(tmp_path):
     assert cells and all(0 <= c["top_is_deciding"] <= c["n"] for c in cells.values())
     scoring = json.loads((tmp_path / "scoring.json").read_text())
     assert scoring["likelihood"]["metrics"]["mer"]["n_unparsed"] == 0 and "generate" in scoring
+    assert set(scoring["likelihood_train_labels"]["label_sets"]["mer"]) <= {
+        "angry",
+        "happy",
+        "neutral",
+        "sad",
+        "surprise",
+    }
