@@ -12,6 +12,8 @@
 
     # model mode: generate answers on a schema dataset (greedy, batched), then score them
     nanoemox evaluate --model ckpt/ --data data/ --tasks mer,msa --output runs/eval.json
+    # closed-set tasks (mer, mir, msa polarity) answered by their most probable label instead
+    nanoemox evaluate --model ckpt/ --data data/ --tasks mer,mir,msa --scoring likelihood
 
 A result file is `{"meta": {...}, "results": {task: {metric: value}}}`; `render_markdown(results)` turns the
 `results` part into markdown and is shared with model mode.
@@ -28,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .scoring import MSA_SCHEMES, normalize_task, score
+from .scoring import MSA_SCHEMES, SCORING_MODES, normalize_task, score
 
 logger = logging.getLogger(__name__)
 
@@ -131,13 +133,20 @@ def run_model_mode(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         num_workers=args.num_workers,
         max_new_tokens=args.max_new_tokens,
+        scoring=args.scoring,
     )
     from nanoemox.machine import process_state
 
     if not process_state().is_main_process:  # every process scored the gathered answers; the first one reports
         return 0
     payload = {
-        "meta": {"model": str(args.model), "data": str(args.data), "split": args.split, "wheels": args.wheels},
+        "meta": {
+            "model": str(args.model),
+            "data": str(args.data),
+            "split": args.split,
+            "wheels": args.wheels,
+            "scoring": args.scoring,
+        },
         "results": results["tasks"],
     }
     markdown = render_markdown(payload["results"], title=f"{Path(args.model).name} on {Path(args.data).name}")
@@ -231,6 +240,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=8, help="(model mode) generation batch")
     parser.add_argument("--num-workers", type=int, default=0, help="(model mode) DataLoader processes decoding clips")
     parser.add_argument("--max-new-tokens", type=int, default=48, help="(model mode) greedy decoding length")
+    parser.add_argument(
+        "--scoring",
+        choices=SCORING_MODES,
+        default="generate",
+        help="(model mode) generate: score the generated answers; likelihood: answer closed-set tasks (mer, mir, msa "
+        "polarity) with their most probable label",
+    )
     return parser
 
 

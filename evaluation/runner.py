@@ -7,6 +7,12 @@ Also what `nanoemox train` runs on the held-out split after its last stage, and 
 --data DIR --tasks mer,mir` from the shell. Decoding is greedy (deterministic scores); rows whose media cannot be
 read are skipped and counted, never a crash. A Multi-LoRA checkpoint (per-task adapters) answers each task with
 its own adapter, the base where a task has none (`results["adapters"]` says which).
+
+`scoring="likelihood"` (`nanoemox evaluate --scoring likelihood`) answers the closed-set tasks (those with a label set
+in `processor.task_labels`: mer, mir, msa polarity) with the label the model finds most probable, scored on generate's
+own cache as the pipeline's `scores` (`scoring_nanoemox`), so none of their answers is unparsable. For msa the label
+is the polarity word; the score beside it is still the one the generated answer gives (see `likelihood_answer`).
+Other tasks, and the default `scoring="generate"`, are scored on the generated text.
 """
 
 from __future__ import annotations
@@ -17,9 +23,24 @@ from typing import Any
 
 from .answering import answer_rows
 from .hybrid_gate import HybridGateRecorder
-from .scoring import msa_views, score
+from .msa import parse_sentiment_answer
+from .scoring import SCORING_MODES, msa_views, score
 
 logger = logging.getLogger(__name__)
+
+
+def likelihood_answer(task: str, generated: str, scores: dict[str, float]) -> str:
+    """The answer of likelihood scoring: the most probable label of `scores` (the first of equals, in label order).
+    For msa that label is the polarity word, followed by the score the generated answer gives ("positive (score
+    1.20)"; the word alone when the answer gives none): the regression metrics still read the generated score, the
+    polarity metrics (`mllm_*`) the most probable word."""
+    if not scores:
+        raise ValueError(f"{task}: no label probabilities to answer from (the task has no label set)")
+    label = max(scores, key=scores.get)
+    if task != "msa":
+        return label
+    _, value = parse_sentiment_answer(generated)
+    return label if value is None else f"{label} (score {value:.2f})"
 
 
 def reference_for(task: str, labels: dict) -> Any:
@@ -50,8 +71,10 @@ def generate_answers(
     max_new_tokens: int = 48,
     drop_modalities: Sequence[str] = (),
     desc: str = "generating",
+    scoring: str = "generate",
 ) -> tuple[list[str | None], int, list[float | None]]:
-    """Greedy answers for `rows` (None where the row's media could not be read), through `answering.answer_rows`.
+    """Greedy answers for `rows` (None where the row's media could not be read), through `answering.answer_rows`;
+    with `scoring="likelihood"` a closed-set row's answer is its most probable label (`likelihood_answer`).
 
     Under `accelerate launch` each process answers every `num_processes`-th row and the answers are gathered, so
     every process returns all of them, in the order of `rows`.
@@ -61,6 +84,8 @@ def generate_answers(
     """
     from nanoemox.machine import process_state
 
+    if scoring not in SCORING_MODES:
+        raise ValueError(f"scoring={scoring!r}: expected one of {', '.join(SCORING_MODES)}")
     state = process_state()
     rank, world = state.process_index, state.num_processes
     mine = [rows[i] for i in range(rank, len(rows), world)]
@@ -78,11 +103,13 @@ def generate_answers(
         drop_modalities=drop_modalities,
         progress=desc,
         max_new_tokens=max_new_tokens,
+        scores=scoring == "likelihood",
     ):
         if answer.error is not None:
             skipped += 1
             continue
-        found.append((rank + answer.index * world, answer.text, answer.head_score))
+        text = answer.text if answer.scores is None else likelihood_answer(answer.task, answer.text, answer.scores)
+        found.append((rank + answer.index * world, text, answer.head_score))
     if world > 1:
         from accelerate.utils import gather_object
 
@@ -106,8 +133,12 @@ def evaluate_model(
     num_workers: int = 0,
     max_new_tokens: int = 48,
     drop_modalities: Sequence[str] = (),
+    scoring: str = "generate",
 ) -> dict[str, Any]:
     """Scores per task on `dataset` (a schema split): {"tasks": {task: metrics}, "predictions": [...]}
+
+    scoring: "generate" (the generated answers) or "likelihood" (closed-set tasks answered by their most probable
+    label; each such task's metrics say `"answered_by": "likelihood"`).
 
     With a hybrid-compressor adapter, each task's metrics also carry `hybrid_gate`: {"frame": G, "audio": G}, the
     mean gate over the task's samples that have the branch (1 = all emotion expert, 0 = all general expert).
@@ -134,6 +165,7 @@ def evaluate_model(
                 max_new_tokens=max_new_tokens,
                 drop_modalities=drop_modalities,
                 desc=f"{task}{' -' + ','.join(drop_modalities) if drop_modalities else ''}",
+                scoring=scoring,
             )
         kept = [(r, a) for r, a in zip(rows, answers) if a is not None]
         preds = [a for _, a in kept]
@@ -144,6 +176,8 @@ def evaluate_model(
         if task == "msa" and kept:  # from the head when the checkpoint has one, the text-parsed view kept beside
             metrics = msa_views(metrics, refs, head)
         metrics["n_skipped_media"] = skipped
+        if scoring == "likelihood" and task in getattr(processor, "task_labels", {}):
+            metrics["answered_by"] = "likelihood"
         if gates.means():
             metrics["hybrid_gate"] = gates.means()
             logger.info("%s: mean hybrid-compressor gate (emotion expert share) %s", task, metrics["hybrid_gate"])

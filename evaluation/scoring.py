@@ -50,6 +50,8 @@ from .wheels import EmotionWheels, as_wheels, normalize_label, split_labels
 logger = logging.getLogger(__name__)
 
 MSA_SCHEMES = ("mosi", "sims")
+# how model mode (`runner.evaluate_model`) answers the closed-set tasks: the generated text, or the most probable label
+SCORING_MODES = ("generate", "likelihood")
 EVALUATE_MODULE = Path(__file__).resolve().parent / "modules" / "nanoemox"
 _WORD = re.compile(r"[a-z][a-z\-']*")
 
@@ -262,4 +264,4 @@ def score(
     return results
 
 
-__all__ = ["EVALUATE_MODULE", "MSA_SCHEMES", "msa_views", "normalize_task", "score"]
+__all__ = ["EVALUATE_MODULE", "MSA_SCHEMES", "SCORING_MODES", "msa_views", "normalize_task", "score"]

@@ -51,6 +51,7 @@ MEDIA_INPUTS = (
     "encoder_features",
     "prior_input_ids",
     "prior_mask",
+    "fusion_mask",
 )
 
 CLIP_VIT_L_14 = {

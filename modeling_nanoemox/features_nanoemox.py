@@ -51,14 +51,15 @@ class EncoderFeatures(TypedDict, total=False):
 
 def clip_entry(features: EncoderFeatures, masks: dict[str, torch.Tensor], row: int = 0) -> dict[str, torch.Tensor]:
     """The flat tensors of clip `row` of a batch's `features`, with its `frame_mask` / `audio_mask` / `face_mask`
-    taken from `masks`; detached, on the CPU, contiguous (ready for `safetensors.torch.save_file`)."""
+    taken from `masks`; detached, on the CPU, contiguous (ready for `safetensors.torch.save_file`). A branch that
+    other clips of the batch have but this one lacks (its mask all False) is not in the entry."""
     out: dict[str, torch.Tensor] = {}
     for branch in ("frame", "audio"):
-        if branch in features:
+        if branch in features and masks[f"{branch}_mask"][row].any():
             out[f"{branch}_mask"] = masks[f"{branch}_mask"][row]
             out[f"{branch}.adapter"] = features[branch]["adapter"][row]
             out.update({f"{branch}.fusion.{k}": f[row] for k, f in enumerate(features[branch]["fusion"])})
-    if "face" in features:
+    if "face" in features and masks["face_mask"][row].any():
         mask = masks["face_mask"]
         t = mask.shape[1]
         keep = (features["face"]["rows"] // t) == row
@@ -70,6 +71,11 @@ def clip_entry(features: EncoderFeatures, masks: dict[str, torch.Tensor], row: i
 def entry_branches(entry: dict[str, torch.Tensor]) -> set[str]:
     """The branches (frame, face, audio) a clip entry holds."""
     return {branch for branch in ("frame", "face", "audio") if f"{branch}_mask" in entry}
+
+
+def without_branches(entry: dict[str, torch.Tensor], branches) -> dict[str, torch.Tensor]:
+    """A clip entry with the tensors of `branches` (frame, face, audio) left out, as for a clip that lacks them."""
+    return {k: v for k, v in entry.items() if k.split(".")[0].removesuffix("_mask") not in branches}
 
 
 def _count(entry: dict[str, torch.Tensor], prefix: str) -> int:
@@ -121,4 +127,12 @@ def batch_entries(
     return features, masks
 
 
-__all__ = ["BranchFeatures", "EncoderFeatures", "FaceFeatures", "batch_entries", "clip_entry", "entry_branches"]
+__all__ = [
+    "BranchFeatures",
+    "EncoderFeatures",
+    "FaceFeatures",
+    "batch_entries",
+    "clip_entry",
+    "entry_branches",
+    "without_branches",
+]

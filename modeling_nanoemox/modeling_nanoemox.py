@@ -7,7 +7,7 @@ Dimension legend:
 Per clip the language model sees `num_frame_tokens` (32) + `num_face_tokens` (4) + `num_audio_tokens` (32)
 + `num_fusion_tokens` (1) media tokens, placed where the processor expanded each branch's placeholder.
 A branch whose modality a sample lacks (no face, no audio track, text only) has no placeholders in that
-sample's text and is not encoded for it; the fusion token needs both frames and audio.
+sample's text and is not encoded for it; the fusion token needs both frames and audio (and `fusion_mask`, if given).
 
 Media enters only at prefill: `prepare_inputs_for_generation` drops every media input on decode steps, so
 generation reuses the KV cache and never re-runs an encoder.
@@ -291,12 +291,13 @@ class NanoEmoXModel(NanoEmoXPreTrainedModel):
         encoder_features: EncoderFeatures | None = None,
         prior_input_ids: torch.LongTensor | None = None,
         prior_mask: torch.Tensor | None = None,
+        fusion_mask: torch.Tensor | None = None,
     ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], torch.Tensor | None]:
         """LM tokens of every branch for the samples that have it.
 
         `encoder_features` (an `EncoderFeatures`, e.g. from a feature cache) may carry the outputs of
         `encode_frames` / `encode_audio` / `encode_faces` under "frame" / "audio" / "face"; those encoders are then
-        not run.
+        not run. `fusion_mask` (b,): False leaves a sample without its fusion token, though it has frames and audio.
 
         Returns (tokens, present, gate): tokens[branch] (n_present, q, d_lm) in batch order,
         present[branch] (b,) bool, gate (b, experts) or None.
@@ -355,6 +356,8 @@ class NanoEmoXModel(NanoEmoXPreTrainedModel):
                 tokens["face"] = self.face_adapter(per_frame[rows], face_mask[rows])
         gate = None
         present["fusion"] = present["frame"] & present["audio"]
+        if fusion_mask is not None:
+            present["fusion"] = present["fusion"] & fusion_mask.to(device=device, dtype=torch.bool)
         if present["fusion"].any():
             rows = present["fusion"]
             fusion_tokens, gate_rows = self.fusion(
@@ -444,6 +447,7 @@ class NanoEmoXModel(NanoEmoXPreTrainedModel):
         encoder_features: EncoderFeatures | None = None,
         prior_input_ids: torch.LongTensor | None = None,
         prior_mask: torch.Tensor | None = None,
+        fusion_mask: torch.BoolTensor | None = None,
         use_cache: bool | None = None,
         sentiment_positions: torch.LongTensor | None = None,
         past_key_values: Cache | None = None,
@@ -485,6 +489,7 @@ class NanoEmoXModel(NanoEmoXPreTrainedModel):
             encoder_features=encoder_features,
             prior_input_ids=prior_input_ids,
             prior_mask=prior_mask,
+            fusion_mask=fusion_mask,
         )
         outputs = self._language_model_output(
             inputs_embeds, attention_mask, position_ids, cache, use_cache, gate, media_mask, **kwargs
@@ -565,6 +570,7 @@ class NanoEmoXForConditionalGeneration(TaskAdaptersMixin, PrefillMixin, NanoEmoX
         encoder_features: EncoderFeatures | None = None,
         prior_input_ids: torch.LongTensor | None = None,
         prior_mask: torch.Tensor | None = None,
+        fusion_mask: torch.BoolTensor | None = None,
         use_cache: bool | None = None,
         logits_to_keep: int | torch.Tensor = 0,
         sentiment_labels: torch.FloatTensor | None = None,
@@ -582,6 +588,8 @@ class NanoEmoXForConditionalGeneration(TaskAdaptersMixin, PrefillMixin, NanoEmoX
         input_values (`(b, c, s)`), audio_mask (`(b, c)`): 16 kHz speech clips and which carry speech.
         prior_input_ids, prior_mask (`(b, l)`): language priors (the subtitle or a caption) for adapters whose
             queries start from text (`lq_former`, `cat_mod`); ignored by the others.
+        fusion_mask (`(b,)` bool): False: no fusion token for that sample, though it has frames and audio (the
+            processor's `drop_modalities=("fusion",)`); None: every sample with both gets one.
         sentiment_labels (`(b,)` float): gold sentiment scores, NaN for rows without one (the collator fills them for
             msa rows). With `config.sentiment_head`, the head's loss on those rows is added to the loss; the head then
             reads the token before the first supervised label. Ignored without the head.
@@ -641,6 +649,7 @@ class NanoEmoXForConditionalGeneration(TaskAdaptersMixin, PrefillMixin, NanoEmoX
             encoder_features=encoder_features,
             prior_input_ids=prior_input_ids,
             prior_mask=prior_mask,
+            fusion_mask=fusion_mask,
             use_cache=use_cache,
             return_dict=True,
             **kwargs,

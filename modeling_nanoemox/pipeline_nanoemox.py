@@ -15,6 +15,14 @@ carries `head_score`, the head's continuous score read at the same prefill, besi
 
     analyse("clip.mp4", task="msa")["answer"]   # {"sentiment": "positive", "score": 1.2, "head_score": 1.37}
 
+With `explain=True` the output also says why this answer (`attribution_nanoemox`): each branch's share of the drop in
+the answer's log-likelihood when it is masked (frames, face, audio, the fusion token, the subtitle), at the cost of one
+extra batched forward over those conditions; the media are still encoded once.
+
+    analyse("clip.mp4", task="mer", explain=True)
+    # {..., "attribution": {"frame": 0.08, "face": 0.0, "audio": 0.71, "fusion": 0.02, "subtitle": 0.19},
+    #  "explanation": {"answer_log_likelihood": -0.4, "drops": {"frame": 0.2, ...}, "absent": []}}
+
 A Multi-LoRA checkpoint answers each task with its own adapter (`"adapter"` in the output; see
 `adapters_nanoemox`). `save_pretrained` writes the model, the processor and this code: a complete checkpoint.
 """
@@ -31,11 +39,12 @@ from torch.utils.data import Dataset as TorchDataset
 from transformers import Pipeline
 from transformers.pipelines.pt_utils import PipelineDataset, PipelineIterator
 
+from .attribution_nanoemox import answer_token_ids, check_explainable, encode_once, explain_answers
 from .configuration_nanoemox import BRANCHES
 from .prompts_nanoemox import parse_answer
 from .requirements_nanoemox import require
 from .rows_nanoemox import DATA_FIELDS, ROW_FIELDS
-from .scoring_nanoemox import crop_cache, label_probabilities, score_after_prefill
+from .scoring_nanoemox import generate_and_score, label_probabilities
 
 logger = logging.getLogger(__name__)
 
@@ -48,10 +57,16 @@ class EmotionAnalysisPipeline(Pipeline):
     _load_video_processor = False
 
     def _sanitize_parameters(
-        self, task=None, subtitle=None, faces=None, max_new_tokens=None, labels=None, **generate_kwargs
+        self, task=None, subtitle=None, faces=None, max_new_tokens=None, labels=None, explain=None, **generate_kwargs
     ):
         preprocess = {k: v for k, v in {"task": task, "subtitle": subtitle, "faces": faces}.items() if v is not None}
         forward = dict(generate_kwargs)
+        if explain is not None:
+            if not isinstance(explain, bool):
+                raise ValueError(f"explain={explain!r}: give True or False")
+            if explain:
+                check_explainable(self.model)
+            preprocess["explain"] = forward["explain"] = explain
         if max_new_tokens is not None:
             forward["max_new_tokens"] = max_new_tokens
         if labels is not None:
@@ -76,9 +91,12 @@ class EmotionAnalysisPipeline(Pipeline):
         return super().__call__(inputs, *args, **kwargs)
 
     # ------------------------------------------------------------------ one input -> one prepared row
-    def preprocess(self, inputs, task: str | None = None, subtitle: str | None = None, faces=None):
+    def preprocess(
+        self, inputs, task: str | None = None, subtitle: str | None = None, faces=None, explain: bool = False
+    ):
         """Read one input and do all of its per-clip work (decoding, face track, normalisation): in a DataLoader worker
-        when `num_workers` > 0. Returns {"prepared": PreparedRow or RowError}."""
+        when `num_workers` > 0. Returns {"prepared": PreparedRow or RowError}, and the row read when explaining (its
+        masked conditions are made from it)."""
         row = dict(inputs) if isinstance(inputs, dict) else {"video": inputs}
         unknown = set(row) - set(ROW_FIELDS) - set(DATA_FIELDS)
         if unknown:
@@ -88,7 +106,7 @@ class EmotionAnalysisPipeline(Pipeline):
         for key, value in (("subtitle", subtitle), ("faces", faces)):
             if value is not None:
                 row.setdefault(key, value)
-        return {"prepared": self.processor.prepare_row(row)}
+        return {"prepared": self.processor.prepare_row(row), **({"row": row} if explain else {})}
 
     def run_single(self, inputs, preprocess_params, forward_params, postprocess_params):
         """One input: an input that cannot be read is a `ValueError` naming the file (in a list or a dataset it is an
@@ -114,9 +132,11 @@ class EmotionAnalysisPipeline(Pipeline):
         return PipelineIterator(model_iterator, self.postprocess, postprocess_params)
 
     # ------------------------------------------------------------------ a batch of prepared rows -> answers
-    def _forward(self, model_inputs, labels=None, **generate_kwargs):
+    def _forward(self, model_inputs, labels=None, explain=False, **generate_kwargs):
         prepared = model_inputs["prepared"]
         items = list(prepared) if isinstance(prepared, (list, tuple)) else [prepared]
+        rows = model_inputs.get("row")
+        rows = list(rows) if isinstance(rows, (list, tuple)) else [rows]
         answers: list[dict] = [{"error": p} for p in items]
         good = [i for i, p in enumerate(items) if not _is_error(p)]
         # a Multi-LoRA checkpoint answers each task with its own adapter: one generate per task
@@ -128,25 +148,30 @@ class EmotionAnalysisPipeline(Pipeline):
             inputs = self.processor.collate([items[i] for i in members]).to(self.device)
             prompt_length = inputs["input_ids"].shape[1]
             candidates = [self._candidates(items[i].task, labels) for i in members]
-            scoring = any(candidates)
             with torch.no_grad(), self.model.capture_prefill() as prefill:
-                out = self.model.generate(
-                    **inputs, **generate_kwargs, return_dict_in_generate=True, output_logits=scoring
+                if explain:  # the encoders run once; generate and the masked conditions reuse their outputs
+                    inputs = encode_once(self.model, inputs)
+                # label scores from the prompt's own cache (generation cropped off): no second prefill
+                generated, log_likelihoods = generate_and_score(
+                    self.model,
+                    inputs,
+                    candidates,
+                    self.processor.tokenizer,
+                    complete=[items[i].task != "msa" for i in members],
+                    **generate_kwargs,
                 )
-                generated = out.sequences
-                if scoring:  # the prompt's own cache (generation cropped off): no second prefill, media encoded once
-                    cache = out.past_key_values
-                    crop_cache(cache, prompt_length)
-                    log_likelihoods = score_after_prefill(
-                        self.model,
-                        cache,
-                        inputs["attention_mask"],
-                        out.logits[0],
-                        candidates,
-                        self.processor.tokenizer,
-                        complete=[items[i].task != "msa" for i in members],
-                    )
             record = prefill[0]
+            explained = [None] * len(members)
+            if explain:
+                eos = generate_kwargs.get("eos_token_id", self.model.generation_config.eos_token_id)
+                explained = explain_answers(
+                    self.model,
+                    self.processor,
+                    [rows[i] for i in members],
+                    [items[i] for i in members],
+                    inputs,
+                    answer_token_ids(generated[:, prompt_length:], eos),
+                )
             for k, i in enumerate(members):
                 answers[i] = {
                     "task": items[i].task,
@@ -157,6 +182,7 @@ class EmotionAnalysisPipeline(Pipeline):
                     "adapter": adapter,
                     "head_score": None if record.sentiment_score is None else float(record.sentiment_score[k]),
                     "scores": label_probabilities(log_likelihoods[k], candidates[k]) if candidates[k] else None,
+                    "attribution": explained[k],
                 }
         return {"answers": answers}
 
@@ -178,6 +204,8 @@ class EmotionAnalysisPipeline(Pipeline):
         }
         if answer.get("scores"):  # the label set's probabilities (closed-set tasks, or the caller's labels)
             result["scores"] = answer["scores"]
+        if answer.get("attribution") is not None:  # why this answer (explain=True)
+            result.update(answer["attribution"].output())
         if answer.get("head_score") is not None and task == "msa":  # the sentiment head's continuous score
             result["answer"]["head_score"] = round(answer["head_score"], 6)
         if self.model.task_adapters:  # a Multi-LoRA checkpoint: which adapter answered (None: the base)
@@ -214,8 +242,9 @@ def _is_error(prepared) -> bool:
 
 
 def _collate_prepared(items: list[dict]) -> dict:
-    """A DataLoader batch of `preprocess` outputs: the prepared rows, collated by the processor in `_forward`."""
-    return {"prepared": [item["prepared"] for item in items]}
+    """A DataLoader batch of `preprocess` outputs: the prepared rows (collated by the processor in `_forward`), and
+    the rows read when explaining."""
+    return {key: [item[key] for item in items] for key in items[0]}
 
 
 def single_threaded_opencv() -> None:

@@ -32,8 +32,10 @@ Outputs (b samples, t frames, c clips, s samples per clip):
     face_pixel_values, face_mask                  (b, t, 3, h, w), (b, t)
     input_values, audio_mask                      (b, c, s), (b, c)
     prior_input_ids, prior_mask                   (b, l)        the subtitles, for prior-initialised adapters
+    fusion_mask                                   (b,)          False where the fusion token was dropped on request
     encoder_features                              instead of the pixels and waveforms, from a feature cache
-A media key is present when at least one sample of the batch has that modality.
+A media key is present when at least one sample of the batch has that modality; `fusion_mask` when at least one
+sample's fusion token was dropped (`drop_modalities=("fusion",)`) while its frames and audio stay.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ import torch
 from transformers import BatchFeature, ProcessorMixin
 
 from .audio_nanoemox import cut_audio_clips, load_audio
-from .configuration_nanoemox import IGNORE_INDEX, MEDIA_BRANCHES, MEDIA_INPUTS, PLACEHOLDER_TOKENS
+from .configuration_nanoemox import BRANCHES, IGNORE_INDEX, MEDIA_BRANCHES, MEDIA_INPUTS, PLACEHOLDER_TOKENS
 from .container_nanoemox import describe_source, is_file_source
 from .faces_nanoemox import FACE_DETECTORS, FEC_SCORERS, KeyFrames, capture_key_frames, get_face_crops_and_boxes
 from .features_nanoemox import batch_entries, entry_branches
@@ -67,7 +69,8 @@ class SampleMedia:
     """One sample's media, decoded: frames, FEC key frames, face crops and audio clips of the branches it has (or,
     from a feature cache, the frozen encoders' outputs instead, as a clip entry of `features_nanoemox`).
 
-    missing: branch -> why the sample lacks it (no audio track, silent, no face, dropped on request).
+    missing: branch -> why the sample lacks it (no audio track, silent, no face, dropped on request; "fusion" only
+        when dropped on request).
     given: branch -> whether the caller gave a source for it (a placeholder without one is an error).
     """
 
@@ -80,9 +83,10 @@ class SampleMedia:
     given: dict[str, bool] = field(default_factory=dict)
 
     def has(self, branch: str) -> bool:
-        """Whether the sample carries `branch` (frame, face, audio, or fusion: frames and audio both)."""
+        """Whether the sample carries `branch` (frame, face, audio, or fusion: frames and audio both, unless the fusion
+        token was dropped on request)."""
         if branch == "fusion":
-            return self.has("frame") and self.has("audio")
+            return "fusion" not in self.missing and self.has("frame") and self.has("audio")
         if self.features is not None:
             return branch in entry_branches(self.features)
         return {"frame": self.frames, "face": self.faces, "audio": self.audio}[branch] is not None
@@ -108,7 +112,8 @@ class RowError:
 class PreparedRow:
     """One row ready to batch (what `prepare_row` returns, and what a DataLoader worker hands to `collate`): its text
     with the placeholders expanded, its media inputs with a batch size of 1 (or its cached encoder features), its
-    language prior, and which row it is."""
+    language prior, and which row it is. `fusion_dropped`: its fusion token was dropped on request while its frames and
+    audio stay (the batch then carries `fusion_mask`)."""
 
     index: int
     id: str
@@ -117,6 +122,7 @@ class PreparedRow:
     media: dict[str, Any]
     prior: str | None = None
     features: dict[str, torch.Tensor] | None = None
+    fusion_dropped: bool = False
 
 
 @dataclass
@@ -133,6 +139,11 @@ class PreparedBatch:
     rows: list[int]
     tasks: list[str | None]
     errors: list[RowError]
+
+
+def _fusion_dropped(media: SampleMedia) -> bool:
+    """Whether the sample's fusion token was dropped on request although it has the frames and audio it needs."""
+    return media.has("frame") and media.has("audio") and not media.has("fusion")
 
 
 def _as_list(value, batch: int, name: str) -> list:
@@ -329,7 +340,9 @@ class NanoEmoXProcessor(ProcessorMixin):
 
         training: keep each row's answer and return `labels` on it (a row without one is a `ValueError`).
         media_root: the folder relative media paths are relative to (a row's `_media_root` overrides it).
-        drop_modalities: branches ("frame", "face", "audio") left out of every row, as for rows that lack them.
+        drop_modalities: branches left out of every row, as for rows that lack them: "frame", "face", "audio" (the
+            fusion token needs frames and audio, so dropping either drops it too), or "fusion" (the fusion token
+            alone; frames and audio stay, and the batch's `fusion_mask` tells the model).
         load: how a row's media are read, `(sample, drop) -> SampleMedia` (default `load_sample`; a feature cache
             gives encoder features instead).
         add_generation_prompt: end each prompt with the assistant's turn (default: when not training).
@@ -394,6 +407,7 @@ class NanoEmoXProcessor(ProcessorMixin):
             media={} if loaded.features is not None else self._media_inputs(loaded),
             prior=sample.subtitle,
             features=loaded.features,
+            fusion_dropped=_fusion_dropped(loaded),
         )
 
     def __call__(
@@ -418,8 +432,9 @@ class NanoEmoXProcessor(ProcessorMixin):
             ready crops.
         priors: per sample a language prior (the subtitle or a caption) for adapters whose queries start from
             text (`lq_former`, `cat_mod`); returned as `prior_input_ids` / `prior_mask`.
-        drop_modalities: branches to leave out for every sample ("frame", "face", "audio"): their placeholders are
-            removed and their media not loaded, as for a sample that lacks them (modality ablation).
+        drop_modalities: branches to leave out for every sample ("frame", "face", "audio", "fusion"): their
+            placeholders are removed and their media not loaded, as for a sample that lacks them (modality ablation);
+            see `prepare`.
 
         Unlike `prepare`, the first sample that cannot be read raises `ValueError` naming it ("sample i: ...").
         """
@@ -439,7 +454,8 @@ class NanoEmoXProcessor(ProcessorMixin):
             except ValueError as err:
                 raise ValueError(f"sample {i}: {err}") from None
             text = self._expand(f"sample {i}", t, loaded)
-            prepared.append(PreparedRow(i, str(i), None, text, self._media_inputs(loaded), prior, loaded.features))
+            media, dropped = self._media_inputs(loaded), _fusion_dropped(loaded)
+            prepared.append(PreparedRow(i, str(i), None, text, media, prior, loaded.features, fusion_dropped=dropped))
         return self.collate(prepared, return_tensors=return_tensors, padding=padding, **kwargs)
 
     def apply_chat_template(
@@ -585,9 +601,9 @@ class NanoEmoXProcessor(ProcessorMixin):
     @staticmethod
     def _drop_set(drop_modalities) -> frozenset:
         drop = frozenset(drop_modalities)
-        unknown = drop - set(MEDIA_BRANCHES)
+        unknown = drop - set(BRANCHES)
         if unknown:
-            raise ValueError(f"drop_modalities: unknown branches {sorted(unknown)}; use {', '.join(MEDIA_BRANCHES)}")
+            raise ValueError(f"drop_modalities: unknown branches {sorted(unknown)}; use {', '.join(BRANCHES)}")
         return drop
 
     # ------------------------------------------------------------------ text
@@ -632,7 +648,8 @@ class NanoEmoXProcessor(ProcessorMixin):
         **kwargs,
     ) -> BatchFeature:
         """Batch prepared rows: tokenise their texts (left-padded), stack their media inputs (zeros and a False mask
-        where a row lacks a branch) or their encoder features, tokenise their priors; `labels` on the answers."""
+        where a row lacks a branch) or their encoder features, tokenise their priors; `fusion_mask` when a row's fusion
+        token was dropped; `labels` on the answers."""
         data = dict(
             self.tokenizer(
                 [p.text for p in prepared],
@@ -651,6 +668,8 @@ class NanoEmoXProcessor(ProcessorMixin):
         else:
             data.update(self._stack_media([p.media for p in prepared]))
         data.update(self.prior_tensors([p.prior for p in prepared]))
+        if any(p.fusion_dropped for p in prepared):
+            data["fusion_mask"] = torch.tensor([not p.fusion_dropped for p in prepared])
         if labels:
             data["labels"] = self.answer_labels(data["input_ids"], data["attention_mask"])
         return BatchFeature(data=data, tensor_type=return_tensors)

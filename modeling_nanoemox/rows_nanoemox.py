@@ -221,6 +221,40 @@ def read_row(
     )
 
 
+def without_subtitle(row: dict) -> dict:
+    """`row` with its `subtitle` taken out of the prompt (the "subtitle masked" condition of an explanation).
+
+    A task row is prompted with an empty subtitle (`Subtitle: ""`); in a row's own `messages` or `prompt`, the
+    subtitle's text is removed from the user's text: where it stands in quotes, as the task prompts quote it, else
+    wherever it occurs. Without a subtitle, the row as it is. The language prior (the subtitle) goes too.
+    """
+    subtitle = row.get("subtitle")
+    out = {**row, "subtitle": None}
+    if not isinstance(subtitle, str) or not subtitle.strip():
+        return out
+
+    def strip(text):
+        if not isinstance(text, str):
+            return text
+        quoted = f'"{subtitle}"'
+        return text.replace(quoted, '""') if quoted in text else text.replace(subtitle, "")
+
+    if row.get("messages"):
+        turns = []
+        for turn in row["messages"]:
+            if not isinstance(turn, dict) or turn.get("role") != "user":
+                turns.append(turn)
+                continue
+            content = turn.get("content")
+            if isinstance(content, list):
+                content = [{**p, "text": strip(p.get("text"))} if isinstance(p, dict) else p for p in content]
+            turns.append({**turn, "content": strip(content)})
+        out["messages"] = turns
+    if row.get("prompt"):
+        out["prompt"] = strip(row["prompt"])
+    return out
+
+
 def _mentions(messages: list[dict], kind: str) -> bool:
     return any(
         isinstance(m["content"], list) and any(p.get("type") == kind for p in m["content"])
@@ -253,4 +287,4 @@ def _prompt_messages(prompt: str, video: Any, audio: Any) -> list[dict]:
     return [{"role": "user", "content": content}]
 
 
-__all__ = ["DATA_FIELDS", "ROW_FIELDS", "Sample", "read_row", "resolve_media"]
+__all__ = ["DATA_FIELDS", "ROW_FIELDS", "Sample", "read_row", "resolve_media", "without_subtitle"]

@@ -3,6 +3,7 @@ encoded once) and one batched forward of every candidate over the shared KV cach
 
     log_likelihoods = candidate_log_likelihoods(model, inputs, [["happy", "sad", "angry"]], tokenizer)
     probabilities = log_likelihoods[0].softmax(-1)            # over the row's candidates
+    sequences, log_likelihoods = generate_and_score(model, inputs, candidates, tokenizer, max_new_tokens=8)
 
 A candidate's log-likelihood is the sum of the log-probabilities of its tokens as the start of the answer (after
 `<|im_start|>assistant\\n`), followed by the end of the answer (`<|im_end|>`) when the candidate is a whole answer
@@ -19,7 +20,7 @@ import torch.nn.functional as F
 ANSWER_END = "<|im_end|>"
 
 
-def _positions(attention_mask: torch.Tensor) -> torch.Tensor:
+def attended_positions(attention_mask: torch.Tensor) -> torch.Tensor:
     """Position ids that skip left padding: the i-th attended token of a row is at position i."""
     return (attention_mask.long().cumsum(-1) - 1).clamp_min(0)
 
@@ -49,7 +50,7 @@ def candidate_log_likelihoods(
 
     Runs the prompts' prefill itself; after `generate`, `score_after_prefill` reuses generate's own cache instead.
     """
-    prefill = model(**inputs, position_ids=_positions(inputs["attention_mask"]), use_cache=True)
+    prefill = model(**inputs, position_ids=attended_positions(inputs["attention_mask"]), use_cache=True)
     cache = getattr(prefill, "past_key_values", None) or prefill.cache
     return score_after_prefill(
         model, cache, inputs["attention_mask"], prefill.logits[:, -1], candidates, tokenizer, complete=complete
@@ -114,10 +115,35 @@ def score_after_prefill(
     return result
 
 
+@torch.no_grad()
+def generate_and_score(
+    model, inputs, candidates: list[list[str]], tokenizer, *, complete: bool | list[bool] = True, **generate_kwargs
+) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
+    """`model.generate(**inputs, **generate_kwargs)`'s sequences (b, n + m), and each row's candidate log-likelihoods
+    (as `candidate_log_likelihoods`) scored on generate's own cache, cropped back to the prompts: no second prefill,
+    the media encoded once. The log-likelihoods are None when no row has candidates."""
+    if not any(candidates):
+        return model.generate(**inputs, **generate_kwargs), None
+    out = model.generate(**inputs, **generate_kwargs, return_dict_in_generate=True, output_logits=True)
+    cache = getattr(out, "past_key_values", None) or out.cache
+    crop_cache(cache, inputs["input_ids"].shape[1])
+    log_likelihoods = score_after_prefill(
+        model, cache, inputs["attention_mask"], out.logits[0], candidates, tokenizer, complete=complete
+    )
+    return out.sequences, log_likelihoods
+
+
 def label_probabilities(log_likelihoods: torch.Tensor, labels: list[str]) -> dict[str, float]:
     """{label: probability}, normalised over the candidates (softmax of their log-likelihoods)."""
     probabilities = torch.softmax(log_likelihoods.double(), dim=-1)
     return {label: round(float(p), 6) for label, p in zip(labels, probabilities)}
 
 
-__all__ = ["candidate_log_likelihoods", "crop_cache", "label_probabilities", "score_after_prefill"]
+__all__ = [
+    "attended_positions",
+    "candidate_log_likelihoods",
+    "crop_cache",
+    "generate_and_score",
+    "label_probabilities",
+    "score_after_prefill",
+]

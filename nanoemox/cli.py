@@ -4,6 +4,7 @@
     nanoemox data convert --format mer2023 ...          # benchmark annotations -> dataset schema
     nanoemox data demo --output demo/                   # the embedded demo corpus
     nanoemox data demo-report --run run/ --data demo/   # a demo run's accuracy per branch and deciding modality
+    nanoemox data demo-measure attribution --model ckpt/ --data demo/ --output a.json   # (or: scoring)
     nanoemox predict --model ckpt/ --video clip.mp4     # one answer as JSON
     nanoemox evaluate --task mer --predictions p.jsonl  # score predictions
     nanoemox train --config train/configs/demo.yaml     # the P2E curriculum
@@ -107,6 +108,12 @@ DATA_COMMANDS = {
         "a demo run's held-out accuracy per masked branch and deciding modality",
         {"--run": FOLDER, "--data": FOLDER},
     ),
+    "demo-measure": Command(
+        "nanoemox.evaluation.demo_measure",
+        "a checkpoint on the demo corpus: attribution vs deciding modality, or generate vs likelihood scoring",
+        {"--model": FOLDER, "--data": FOLDER},
+        torch=True,
+    ),
 }
 
 
@@ -117,7 +124,8 @@ def _listing(commands: dict[str, Command]) -> str:
 
 def usage() -> str:
     """What `nanoemox --help` prints: the commands, one line each."""
-    commands = {**COMMANDS, "data": Command("", "make datasets: convert, demo, demo-report (nanoemox data --help)")}
+    data = Command("", "make datasets: convert, demo, demo-report, demo-measure (nanoemox data --help)")
+    commands = {**COMMANDS, "data": data}
     return (
         "usage: nanoemox [--debug] COMMAND [options]     (nanoemox COMMAND --help for a command's options)\n\n"
         f"commands:\n{_listing(commands)}\n\n"

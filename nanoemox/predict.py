@@ -5,6 +5,7 @@
     nanoemox predict --model ckpt/ --input-dir clips/ --task mer --output answers.jsonl
     nanoemox predict --model ckpt/ --videos a.mp4 "b c.mp4" --task mir --output answers.jsonl --batch-size 8
     nanoemox predict --model ckpt/ --manifest rows.jsonl --output answers.jsonl   # a row per line: id, video, task...
+    nanoemox predict --model ckpt/ --video clip.mp4 --explain   # + each branch's share in why this answer
     accelerate launch --config_file cpu_2proc.yaml -m nanoemox.cli predict --model ckpt/ --input-dir clips/ ...
 
 Many clips (`--videos`, `--input-dir`, `--manifest`) go into `--output`, one JSON line per clip, written and flushed
@@ -16,12 +17,16 @@ without losing a finished line; rejected clips are tried again. Under `accelerat
 share of the clips, and the first one gathers the answers into `--output` in the order of the input.
 
 Decoding follows the checkpoint's generation config (the paper's: sampling, top_p 0.9); `--greedy` makes answers
-deterministic. A Multi-LoRA checkpoint answers each task with its adapter (`"adapter"` in the output).
+deterministic. A Multi-LoRA checkpoint answers each task with its adapter (`"adapter"` in the output). `--explain`
+adds `attribution` (each branch's share of the drop in the answer's log-likelihood when it is masked: frame, face,
+audio, fusion, subtitle) and `explanation` (the drops, the branches the clip lacks) to every answer; see
+`nanoemox.modeling.attribution_nanoemox`.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import logging
 import os
@@ -57,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--task", default="mer", choices=TASKS, help="the task (a manifest row's own task wins)")
     parser.add_argument("--max-new-tokens", type=int, default=None)
     parser.add_argument("--greedy", action="store_true", help="greedy decoding instead of sampling")
+    parser.add_argument(
+        "--explain", action="store_true", help="each branch's share in the answer (one extra batched forward per clip)"
+    )
     parser.add_argument("--dtype", choices=DTYPES, default="float32")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (auto: cuda when there is one)")
     return parser
@@ -224,6 +232,13 @@ def predict_many(args) -> int:
     if multi and state.is_main_process:
         rejects_path.unlink(missing_ok=True)  # this run's rejects are gathered from the processes' shards
     model, processor = _load(args)
+    if args.explain:
+        from nanoemox.modeling.attribution_nanoemox import check_explainable
+
+        try:
+            check_explainable(model)
+        except ValueError as err:
+            raise CLIError(f"{args.model}: {err}") from None
     generate = {"do_sample": False} if args.greedy else {}
     if args.max_new_tokens:
         generate["max_new_tokens"] = args.max_new_tokens
@@ -239,6 +254,7 @@ def predict_many(args) -> int:
             batch_size=args.batch_size,
             num_workers=args.num_workers,
             progress=f"answering ({state.process_index + 1}/{state.num_processes})" if multi else "answering",
+            explain=args.explain,
             **generate,
         ):
             row = mine[answer.index]
@@ -300,6 +316,13 @@ def predict_one(args) -> int:
         kwargs["max_new_tokens"] = args.max_new_tokens
     if args.greedy:
         kwargs["do_sample"] = False
+    if args.explain:
+        if "explain" not in inspect.signature(type(analyse)._sanitize_parameters).parameters:
+            raise CLIError(
+                f"{args.model}: this checkpoint's code predates --explain; refresh it with the installed package: "
+                "NanoEmoXForConditionalGeneration.from_pretrained(old).save_pretrained(new)"
+            )
+        kwargs["explain"] = True
     sample = {"video": args.video, "audio": args.audio, "subtitle": args.subtitle, "faces": args.faces}
     result = analyse({k: v for k, v in sample.items() if v is not None}, **kwargs)
     json.dump(result, sys.stdout, indent=2, ensure_ascii=False)

@@ -83,6 +83,20 @@ def load_model(path: str, **kwargs) -> NanoEmoXForConditionalGeneration:
     return NanoEmoXForConditionalGeneration.from_pretrained(path, **kwargs).eval()
 
 
+def build_lively_checkpoint(folder) -> str:
+    """A tiny checkpoint (in `folder/lively`) whose random LM has large weights (std 0.5), so answers, label
+    probabilities and log-likelihoods depend on the input (a freshly initialised tiny LM answers "\n" to everything
+    and scores every label almost alike): equality tests on it mean something."""
+    model = load_model(build_tiny_checkpoint(folder))
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for param in model.model.language_model.parameters():
+            if param.dim() == 2:
+                param.copy_(torch.randn(param.shape, generator=generator) * 0.5)
+    model.save_pretrained(folder / "lively")
+    return str(folder / "lively")
+
+
 ALL = {"frame": True, "face": True, "audio": True}
 
 

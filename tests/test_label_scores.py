@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from transformers import pipeline
 
 from nanoemox.modeling.processing_nanoemox import NanoEmoXProcessor
-from tests.model_helpers import build_tiny_checkpoint, load_model
+from tests.model_helpers import build_lively_checkpoint
 
 GREEDY = {"max_new_tokens": 3, "do_sample": False}
 
@@ -18,15 +18,7 @@ GREEDY = {"max_new_tokens": 3, "do_sample": False}
 def lively(tmp_path_factory):
     """A tiny checkpoint whose random LM has large weights, so label probabilities are far from uniform and differ
     between clips (a freshly initialised tiny LM scores every label almost alike)."""
-    folder = tmp_path_factory.mktemp("label-scores")
-    model = load_model(build_tiny_checkpoint(folder))
-    generator = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for param in model.model.language_model.parameters():
-            if param.dim() == 2:
-                param.copy_(torch.randn(param.shape, generator=generator) * 0.5)
-    model.save_pretrained(folder / "lively")
-    return str(folder / "lively")
+    return build_lively_checkpoint(tmp_path_factory.mktemp("label-scores"))
 
 
 @pytest.fixture(scope="module")
