@@ -31,10 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import subprocess
 from collections import Counter
-from datetime import datetime, timezone
-from pathlib import Path
 
 import torch
 
@@ -178,30 +175,6 @@ def measure_scoring(
     return out
 
 
-def provenance(command: str, seed: int) -> dict:
-    """How a measurement was made: the command, this code's git commit (and whether the tree had changes), the
-    machine, the date (UTC) and the seed."""
-    from nanoemox.machine import describe_machine
-
-    return {
-        "command": command,
-        **_git_state(),
-        "machine": describe_machine(),
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "seed": seed,
-    }
-
-
-def _git_state() -> dict:
-    here = Path(__file__).resolve().parent
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, check=True)
-        status = subprocess.run(["git", "status", "--porcelain"], cwd=here, capture_output=True, text=True, check=True)
-    except (OSError, subprocess.CalledProcessError):
-        return {"git_commit": None, "git_dirty": None}
-    return {"git_commit": commit.stdout.strip(), "git_dirty": bool(status.stdout.strip())}
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nanoemox data demo-measure", description=__doc__.split("\n\n")[0])
     parser.add_argument("measure", choices=("attribution", "scoring"))
@@ -223,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from nanoemox.modeling.modeling_nanoemox import NanoEmoXForConditionalGeneration
     from nanoemox.modeling.processing_nanoemox import NanoEmoXProcessor
+    from nanoemox.results import write_result
 
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
@@ -237,17 +211,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.measure == "scoring" and "train" in data:
         options["train_split"] = data["train"]
     numbers = measure(model, processor, data[args.split], media_root=args.data, **options)
-    payload = {
-        **provenance("nanoemox data demo-measure " + " ".join(argv), args.seed),
-        "model": args.model,
-        "data": args.data,
-        "split": args.split,
-        **numbers,
-    }
-    output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    logger.info("wrote %s", output)
+    write_result(
+        args.output,
+        f"demo-{args.measure}",
+        {"model": args.model, "data": args.data, "split": args.split, **numbers},
+        command="nanoemox data demo-measure " + " ".join(argv),
+        seed=args.seed,
+    )
     return 0
 
 

@@ -249,6 +249,55 @@ def bench_tables(payload: dict) -> str:
     return "\n".join(out)
 
 
+def attribution_table(payload: dict) -> str:
+    """`explain=True` on the demo test split: how often the deciding branch gets the largest attribution share."""
+    r = payload["results"]
+    lines = [
+        "| deciding modality → branch | clips | largest share is the deciding branch | of the right answers | "
+        "its mean share | no masking lowers the answer |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, c in r["cells"].items():
+        task, modality = name.split("/")
+        right = c["correct"]
+        lines.append(
+            f"| {task.upper()} {modality} → {c['deciding_branch']} | {c['n']} | {c['top_is_deciding']} "
+            f"({c['fraction']:.2f}) | {right['top_is_deciding']} of {right['n']} | "
+            f"{c['mean_share'][c['deciding_branch']]:.2f} | {c['no_positive_drop']} |"
+        )
+    o = r["overall"]
+    lines += [
+        "",
+        f"Overall {o['top_is_deciding']} of {o['n']} ({o['fraction']:.2f}). Checkpoint `{r['model']}`, "
+        f"split {r['split']}.",
+    ]
+    return "\n".join(lines)
+
+
+def scoring_table(payload: dict) -> str:
+    """`nanoemox evaluate --scoring generate|likelihood` on the demo test split."""
+    r = payload["results"]
+    modes = {
+        "generate": "generated answers (default)",
+        "likelihood": "likelihood, the checkpoint's label sets",
+        "likelihood_train_labels": "likelihood, the train split's labels",
+    }
+    lines = [
+        "| answers | MER WAR | MIR acc | MSA Acc2 (has0) | MSA polarity acc | unparsable (mer + mir + msa) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for key, label in modes.items():
+        if key not in r:
+            continue
+        m = r[key]["metrics"]
+        unparsed = m["mer"].get("n_unparsed", 0) + m["mir"].get("n_unparsed", 0) + m["msa"].get("mllm_n_unparsed", 0)
+        lines.append(
+            f"| {label} | {m['mer']['war']:.3f} | {m['mir']['accuracy']:.3f} | {m['msa']['has0_acc2']:.3f} | "
+            f"{m['msa']['mllm_accuracy']:.3f} | {unparsed} |"
+        )
+    return "\n".join(lines)
+
+
 # Sections of docs/results.md: (title, the results files it needs, how it renders them). A section whose files are
 # missing is left out (its results were not measured here), not faked.
 def _doc_sections(results: dict[str, dict]) -> list[tuple[str, Callable[[], str]]]:
@@ -260,6 +309,21 @@ def _doc_sections(results: dict[str, dict]) -> list[tuple[str, Callable[[], str]
         sections.append(
             ("The demo run's held-out scores, per condition and deciding modality", lambda: demo_conditions(first))
         )
+    for name, payload in results.items():
+        if payload.get("kind") == "demo-attribution":
+            sections.append(
+                (
+                    "Why this answer: the deciding branch's attribution share (demo test split)",
+                    lambda p=payload, n=name: attribution_table(p) + "\n\n" + _origin(p, n),
+                )
+            )
+        if payload.get("kind") == "demo-scoring":
+            sections.append(
+                (
+                    "Generated answers against likelihood scoring (demo test split)",
+                    lambda p=payload, n=name: scoring_table(p) + "\n\n" + _origin(p, n),
+                )
+            )
     for name, payload in results.items():
         if payload.get("kind") == "bench":
             sections.append(
@@ -284,12 +348,55 @@ def render_doc(results: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+def bench_summary(results: dict[str, dict]) -> str:
+    """The README's headline benchmark figures, from the newest `bench` results file; the rest is in the doc."""
+    benches = [p for p in results.values() if p.get("kind") == "bench"]
+    if not benches:
+        return "(no benchmark recorded in results/)"
+    payload = max(benches, key=lambda p: p.get("date") or "")
+    sections = payload["results"]["sections"]
+    rows = []
+    if "throughput" in sections:
+        t = sections["throughput"]
+        ms = t["processor_ms_one_core"]
+        rows.append(
+            "processor per clip, one core: "
+            + ", ".join(f"{k} {v:.0f} ms" for k, v in ms.items())
+            + f"; from a folder of 64 real clips to answers (tiny model): {t['speedup']:.2f}× with "
+            f"{t['num_workers']} workers and batches of {t['batch_size']} against a clip at a time; one GPU kept busy "
+            "by about "
+            + ", ".join(f"{v:.0f} cores ({k})" for k, v in t["projection"]["cores_per_gpu"].items())
+            + " (an estimate from measured CPU rates and counted FLOPs)"
+        )
+    if "decode" in sections:
+        d = sections["decode"]
+        rows.append(
+            f"decode step with a clip in context ÷ the bare language model: {d['generate_ratio']:.2f} through "
+            f"`generate`, {d['forward_ratio']:.2f} on the KV cache ({d['dtype']}, {d['context_tokens']} tokens)"
+        )
+    machine = payload.get("machine", {})
+    rows.append(
+        f"measured {str(payload.get('date'))[:10]} on {machine.get('available_cores', '?')} cores "
+        f"({machine.get('cpu', '?')}), `{payload.get('command')}`"
+    )
+    return "\n".join(f"- {row}" for row in rows)
+
+
 README_BLOCKS: dict[str, Callable[[dict[str, dict]], str]] = {
+    "demo-summary": lambda r: (
+        demo_table({n: p for n, p in r.items() if p.get("kind") == "demo-run"})
+        if any(p.get("kind") == "demo-run" for p in r.values())
+        else "(no demo run recorded in results/)"
+    ),
+    "bench-summary": bench_summary,
     "demo-time": lambda r: (
-        "; ".join(
-            f"{p['results']['label']}: {p['results']['seconds'] / 60:.0f} min"
-            for p in r.values()
-            if p.get("kind") == "demo-run"
+        (
+            "; ".join(
+                f"{p['results']['label']}: {p['results']['seconds'] / 60:.0f} min"
+                for p in r.values()
+                if p.get("kind") == "demo-run"
+            )
+            or "(no demo run recorded in results/)"
         )
         + " ([docs/results.md](docs/results.md))"
     ),

@@ -23,11 +23,12 @@ def test_both_measurements_write_their_provenance(tmp_path):
         assert cli_main([*argv, "--max-new-tokens", "3", "--seed", "3", "--output", str(out)]) == 0
         payload = json.loads(out.read_text())
         assert payload["command"].startswith(f"nanoemox data demo-measure {measure} --model")
-        assert payload["seed"] == 3 and len(payload["git_commit"] or "x" * 40) == 40
+        assert payload["kind"] == f"demo-{measure}" and payload["seed"] == 3
+        assert len(payload["commit"] or "x" * 40) == 40 and payload["results"]["split"] == "train"
         assert {"cpus", "torch"} <= set(payload["machine"]) and payload["date"].startswith("20")
-    cells = json.loads((tmp_path / "attribution.json").read_text())["cells"]
+    cells = json.loads((tmp_path / "attribution.json").read_text())["results"]["cells"]
     assert cells and all(0 <= c["top_is_deciding"] <= c["n"] for c in cells.values())
-    scoring = json.loads((tmp_path / "scoring.json").read_text())
+    scoring = json.loads((tmp_path / "scoring.json").read_text())["results"]
     assert scoring["likelihood"]["metrics"]["mer"]["n_unparsed"] == 0 and "generate" in scoring
     assert set(scoring["likelihood_train_labels"]["label_sets"]["mer"]) <= {
         "angry",
