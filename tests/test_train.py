@@ -387,6 +387,13 @@ def test_full_curriculum_cli_with_evaluation(data, tmp_path):
     assert set(demo) == {"all_modalities", "without_audio"}
     assert demo["all_modalities"]["mer"]["n_samples"] > 0 and "accuracy" in demo["all_modalities"]["mir"]
     assert (tmp_path / "run" / "2-b" / "final" / "eval_results.json").exists()
+    # the checkpoint reports label probabilities over the emotions its data used, not the defaults
+    from nanoemox.modeling.prompts_nanoemox import DEFAULT_TASK_LABELS
+
+    labels = NanoEmoXProcessor.from_pretrained(tmp_path / "run" / "2-b" / "final").task_labels
+    train_emotions = {r["labels"]["emotion"] for r in load_from_disk(str(data))["train"] if r["task"] == "mer"}
+    assert set(labels["mer"]) == train_emotions and labels["mer"] == sorted(labels["mer"])
+    assert labels["mir"] == list(DEFAULT_TASK_LABELS["mir"])  # no mir rows in these stages
     # every phase leaves a model card; the last one carries the held-out results in its model-index
     from huggingface_hub import ModelCard
 

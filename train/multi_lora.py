@@ -40,7 +40,7 @@ from nanoemox.modeling.modeling_nanoemox import NanoEmoXForConditionalGeneration
 from nanoemox.modeling.processing_nanoemox import NanoEmoXProcessor
 
 from .curriculum import StageConfig
-from .stage import publish_checkpoint, training_note
+from .stage import learn_task_labels, publish_checkpoint, training_note
 from .trainer import build_trainer
 
 logger = logging.getLogger(__name__)
@@ -142,6 +142,7 @@ def run_task_adapters(
         return final
     # the base and its adapters folder, as one revision named after the stage
     note = {**training_note(stage, index, curriculum), "per_task_adapters": sorted(adapters)}
+    learn_task_labels(processor, [row for task_rows in rows.values() for row in task_rows])
     publish_checkpoint(base, processor, final, stage=stage.name, curriculum=curriculum, hub=hub, note=note)
     summary = {
         "stage": stage.name,

@@ -19,6 +19,7 @@ import logging
 from pathlib import Path
 
 from nanoemox.compose import save_checkpoint
+from nanoemox.modeling.prompts_nanoemox import DEFAULT_TASK_LABELS
 
 from .curriculum import StageConfig
 from .trainer import build_trainer
@@ -45,6 +46,31 @@ def training_note(stage: StageConfig, index: int, curriculum: dict | None) -> di
         "data": {name: mixture for name in stage.data},
         "trained": list(stage.trainable),
     }
+
+
+# Closed-set tasks whose label set a checkpoint learns from its training rows: task -> the gold label's field.
+LEARNED_LABELS = {"mer": "emotion", "mir": "intent"}
+
+
+def learn_task_labels(processor, rows: list[dict]) -> dict[str, list[str]]:
+    """Set `processor.task_labels` (the labels the pipeline and `--scoring likelihood` score) to the gold labels the
+    stage's rows use, with those an earlier stage learned (sorted); a task the rows lack keeps its set. Returns the
+    change."""
+    learned = {}
+    for task, field in LEARNED_LABELS.items():
+        golds = sorted(
+            {
+                str(r["labels"][field]).strip()
+                for r in rows
+                if r.get("task") == task and (r.get("labels") or {}).get(field)
+            }
+        )
+        if not golds:
+            continue
+        before = list(processor.task_labels.get(task, []))
+        earlier = [] if before == list(DEFAULT_TASK_LABELS.get(task, ())) else before  # defaults were not learned
+        processor.task_labels[task] = learned[task] = sorted(set(earlier) | set(golds))
+    return learned
 
 
 def publish_checkpoint(
@@ -100,6 +126,7 @@ def run_stage(
         if hasattr(trained, "merge_and_unload"):
             trained = trained.merge_and_unload()
         note = training_note(stage, index, curriculum)
+        learn_task_labels(run.processor, rows)
         publish_checkpoint(trained, run.processor, final, stage=stage.name, curriculum=curriculum, hub=hub, note=note)
         summary = {"stage": stage.name, "source": str(source), "trainable": stage.trainable, **run.summary(result)}
         (folder / "stage.json").write_text(json.dumps(summary, indent=2))
