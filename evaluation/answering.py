@@ -35,7 +35,7 @@ from nanoemox.modeling.attribution_nanoemox import (
 )
 from nanoemox.modeling.configuration_nanoemox import BRANCHES
 from nanoemox.modeling.pipeline_nanoemox import single_threaded_opencv
-from nanoemox.modeling.processing_nanoemox import PreparedRow, RowError
+from nanoemox.modeling.prepared_nanoemox import PreparedRow, RowError
 from nanoemox.modeling.prompts_nanoemox import DEFAULT_TASK_LABELS, parse_answer
 from nanoemox.modeling.scoring_nanoemox import generate_and_score, label_probabilities
 

@@ -40,7 +40,7 @@ import torch.nn.functional as F
 
 from .configuration_nanoemox import MEDIA_BRANCHES, MEDIA_INPUTS
 from .features_nanoemox import clip_entry, entry_branches, without_branches
-from .processing_nanoemox import PreparedRow, SampleMedia
+from .prepared_nanoemox import PreparedRow, SampleMedia
 from .rows_nanoemox import without_subtitle
 from .scoring_nanoemox import attended_positions
 

@@ -43,7 +43,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,95 +54,14 @@ from .audio_nanoemox import cut_audio_clips, load_audio
 from .configuration_nanoemox import BRANCHES, IGNORE_INDEX, MEDIA_BRANCHES, MEDIA_INPUTS, PLACEHOLDER_TOKENS
 from .container_nanoemox import describe_source, is_file_source
 from .faces_nanoemox import FACE_DETECTORS, FEC_SCORERS, KeyFrames, capture_key_frames, get_face_crops_and_boxes
-from .features_nanoemox import batch_entries, entry_branches
+from .features_nanoemox import batch_entries
+from .prepared_nanoemox import PreparedBatch, PreparedRow, RowError, SampleMedia, fusion_dropped
 from .prompts_nanoemox import DEFAULT_TASK_LABELS, DEFAULT_TASK_PROMPTS, build_messages
 from .requirements_nanoemox import check_media_requirements, require
 from .rows_nanoemox import Sample, read_row
 from .video_nanoemox import VideoFrames, load_video_frames
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class SampleMedia:
-    """One sample's media, decoded: frames, FEC key frames, face crops and audio clips of the branches it has (or,
-    from a feature cache, the frozen encoders' outputs instead, as a clip entry of `features_nanoemox`).
-
-    missing: branch -> why the sample lacks it (no audio track, silent, no face, dropped on request; "fusion" only
-        when dropped on request).
-    given: branch -> whether the caller gave a source for it (a placeholder without one is an error).
-    """
-
-    frames: VideoFrames | None = None
-    key_frames: KeyFrames | None = None
-    faces: tuple[np.ndarray, np.ndarray] | None = None  # crops (t, s, s, 3) uint8, mask (t,)
-    audio: tuple[np.ndarray, np.ndarray] | None = None  # clips (c, L) float32, mask (c,)
-    features: dict[str, torch.Tensor] | None = None
-    missing: dict[str, str] = field(default_factory=dict)
-    given: dict[str, bool] = field(default_factory=dict)
-
-    def has(self, branch: str) -> bool:
-        """Whether the sample carries `branch` (frame, face, audio, or fusion: frames and audio both, unless the fusion
-        token was dropped on request)."""
-        if branch == "fusion":
-            return "fusion" not in self.missing and self.has("frame") and self.has("audio")
-        if self.features is not None:
-            return branch in entry_branches(self.features)
-        return {"frame": self.frames, "face": self.faces, "audio": self.audio}[branch] is not None
-
-
-@dataclass
-class RowError:
-    """A row that could not be read: which (position, id), the file at fault when known, and why."""
-
-    index: int
-    id: str
-    reason: str
-    source: str | None = None
-
-    def __str__(self) -> str:
-        return f"row {self.id!r}: {self.reason}" if self.id != str(self.index) else f"row {self.index}: {self.reason}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "id": self.id, "file": self.source, "reason": self.reason}
-
-
-@dataclass
-class PreparedRow:
-    """One row ready to batch (what `prepare_row` returns, and what a DataLoader worker hands to `collate`): its text
-    with the placeholders expanded, its media inputs with a batch size of 1 (or its cached encoder features), its
-    language prior, and which row it is. `fusion_dropped`: its fusion token was dropped on request while its frames and
-    audio stay (the batch then carries `fusion_mask`)."""
-
-    index: int
-    id: str
-    task: str | None
-    text: str
-    media: dict[str, Any]
-    prior: str | None = None
-    features: dict[str, torch.Tensor] | None = None
-    fusion_dropped: bool = False
-
-
-@dataclass
-class PreparedBatch:
-    """What `NanoEmoXProcessor.prepare` returns.
-
-    inputs: the model inputs of the rows that could be read (None when none could).
-    rows: the positions, in the rows given, of the rows in `inputs`, in order.
-    tasks: the task of each row in `inputs` (None for a row without one).
-    errors: one `RowError` per row left out.
-    """
-
-    inputs: BatchFeature | None
-    rows: list[int]
-    tasks: list[str | None]
-    errors: list[RowError]
-
-
-def _fusion_dropped(media: SampleMedia) -> bool:
-    """Whether the sample's fusion token was dropped on request although it has the frames and audio it needs."""
-    return media.has("frame") and media.has("audio") and not media.has("fusion")
 
 
 def _as_list(value, batch: int, name: str) -> list:
@@ -407,7 +325,7 @@ class NanoEmoXProcessor(ProcessorMixin):
             media={} if loaded.features is not None else self._media_inputs(loaded),
             prior=sample.subtitle,
             features=loaded.features,
-            fusion_dropped=_fusion_dropped(loaded),
+            fusion_dropped=fusion_dropped(loaded),
         )
 
     def __call__(
@@ -454,7 +372,7 @@ class NanoEmoXProcessor(ProcessorMixin):
             except ValueError as err:
                 raise ValueError(f"sample {i}: {err}") from None
             text = self._expand(f"sample {i}", t, loaded)
-            media, dropped = self._media_inputs(loaded), _fusion_dropped(loaded)
+            media, dropped = self._media_inputs(loaded), fusion_dropped(loaded)
             prepared.append(PreparedRow(i, str(i), None, text, media, prior, loaded.features, fusion_dropped=dropped))
         return self.collate(prepared, return_tensors=return_tensors, padding=padding, **kwargs)
 

@@ -23,7 +23,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from nanoemox.modeling.features_nanoemox import clip_entry
-from nanoemox.modeling.processing_nanoemox import SampleMedia
+from nanoemox.modeling.prepared_nanoemox import SampleMedia
 
 logger = logging.getLogger(__name__)
 
