@@ -5,6 +5,7 @@
     nanoemox data demo --output demo/                   # the embedded demo corpus
     nanoemox data demo-report --run run/ --data demo/   # a demo run's accuracy per branch and deciding modality
     nanoemox predict --model ckpt/ --video clip.mp4     # one answer as JSON
+    nanoemox timeline long.mp4 --model ckpt/ --output t/  # a long video's emotion over time: JSON, WebVTT, PNG
     nanoemox evaluate --task mer --predictions p.jsonl  # score predictions
     nanoemox train --config train/configs/demo.yaml     # the P2E curriculum
     nanoemox answers --run runs/demo/train              # a trained run's held-out answers beside the gold labels
@@ -65,6 +66,12 @@ COMMANDS = {
             "--input-dir": FOLDER,
             "--manifest": FILE,
         },
+        torch=True,
+    ),
+    "timeline": Command(
+        "nanoemox.timeline.cli",
+        "a long video's answers over time, window by window: timeline.json, .vtt and .png",
+        {"--model": CHECKPOINT},
         torch=True,
     ),
     "evaluate": Command(
