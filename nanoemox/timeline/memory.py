@@ -82,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", required=True, help="results JSON")
     parser.add_argument("--max-new-tokens", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--video-made-by", help="how the video was made (recorded with the results)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
@@ -114,7 +115,12 @@ def main(argv: list[str] | None = None) -> int:
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "seed": args.seed,
         "machine": describe_machine(),
-        "video": {"path": args.video, "duration_s": document["duration"], "windows": len(document["windows"])},
+        "video": {
+            "path": args.video,
+            "made_by": args.video_made_by,
+            "duration_s": document["duration"],
+            "windows": len(document["windows"]),
+        },
         "passes": passes,
     }
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
