@@ -111,6 +111,31 @@ def test_a_bad_file_is_one_line_on_the_page(analyser, real_media, tmp_path, medi
     assert shown["answer"] == "" and shown["scores"] is None and shown["chart"] is None
 
 
+def recorded_webm(path: Path) -> Path:
+    """The panned astronaut as VP8 in a webm written live: no duration in its header, like a browser's recording."""
+    import av
+
+    from tests.media import astronaut, pan_zoom_frames
+
+    with av.open(str(path), "w", format="webm", options={"live": "1"}) as container:
+        stream = container.add_stream("libvpx", rate=25)
+        stream.width = stream.height = 160
+        stream.pix_fmt = "yuv420p"
+        for i, image in enumerate(pan_zoom_frames(astronaut(), num_frames=50, size=160)):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts = i
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    with av.open(str(path)) as container:
+        assert container.duration is None and not container.streams.video[0].duration
+    return path
+
+
+def test_a_recording_without_a_duration_in_its_header_is_answered(analyser, tmp_path):
+    shown = analyse_clip(analyser, str(recorded_webm(tmp_path / "recording.webm")), "mer", workdir=tmp_path)
+    assert shown["status"] == "" and shown["scores"] and "No audio track" in shown["modalities"]
+
+
 def test_a_long_clip_also_gets_its_timeline_chart(analyser, minute, tmp_path):
     shown = analyse_clip(analyser, str(minute), "mer", workdir=tmp_path, generate={"max_new_tokens": 3})
     assert shown["status"] == "" and shown["scores"]

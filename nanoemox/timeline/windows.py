@@ -22,6 +22,7 @@ import av
 import numpy as np
 
 from nanoemox.modeling.container_nanoemox import open_media, stream_kinds, video_stream
+from nanoemox.modeling.video_nanoemox import _FrameSeeker
 
 logger = logging.getLogger(__name__)
 
@@ -40,20 +41,20 @@ class MediaInfo:
 
 
 def probe_media(path: str) -> MediaInfo:
-    """Open `path` and read its header. Raises ValueError naming the file when it cannot be read, has no video
-    track, or does not say how long it is (a raw stream without timestamps cannot be cut into windows)."""
+    """Open `path` and read its header (or, for a file whose header has no duration, such as a browser's webm
+    recording, its packets' timestamps). Raises ValueError naming the file when it cannot be read, has no video
+    track, or has no timestamps (a raw stream cannot be cut into windows)."""
     open_container, name = open_media(path)
     container = open_container()
     try:
-        stream = video_stream(container)
-        if stream is None:
+        if video_stream(container) is None:
             kinds = stream_kinds(container)
             raise ValueError(f"{name}: has no video stream (streams: {kinds}); a timeline needs a video")
-        duration = None
-        if stream.duration and stream.time_base:
-            duration = float(stream.duration * stream.time_base)
-        elif container.duration:
-            duration = container.duration / 1_000_000
+        seeker = _FrameSeeker(open_container, name)  # the processor's reading of a video's length
+        try:
+            duration = seeker.duration()
+        finally:
+            seeker.close()
         if not duration or duration <= 0 or container.format.name in ("h264", "hevc", "mjpeg"):
             raise ValueError(
                 f"{name}: the video has no timestamps or duration ({container.format.name}), so it cannot be cut "
