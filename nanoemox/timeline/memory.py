@@ -68,11 +68,13 @@ def trend(values: np.ndarray) -> dict:
 
 
 def _commit() -> str | None:
+    """The checked-out commit, with "+dirty" when tracked files differ from it (None outside a git work tree)."""
     try:
-        done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "-uno"], capture_output=True, text=True, check=True)
     except (OSError, subprocess.CalledProcessError):
         return None
-    return done.stdout.strip()
+    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from .run import Timeline
 
+    commit = _commit()  # before the run: the code that was measured
     torch.manual_seed(args.seed)
     analyse = load_analyser(args.model, device="cpu")
     passes = []
@@ -111,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     document = timeline.document()
     result = {
         "command": "python -m nanoemox.timeline.memory " + " ".join(sys.argv[1:] if argv is None else argv),
-        "commit": _commit(),
+        "commit": commit,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "seed": args.seed,
         "machine": describe_machine(),
