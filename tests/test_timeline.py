@@ -110,6 +110,10 @@ def test_timeline_of_a_minute_covers_it_in_json_vtt_and_png(lively, long_media, 
     for (s1, e1, _), (s2, e2, _) in zip(cues, cues[1:]):
         assert s1 < e1 and e1 == pytest.approx(s2, abs=1e-3) and s2 < e2  # increasing, contiguous
     assert all(text.split()[0] in document["labels"] and text.endswith("%") for _, _, text in cues)
+    for start, end, text in cues:  # each stretch shows the window whose centre is nearest to it
+        middle = (start + end) / 2
+        nearest = min(windows, key=lambda w: abs((w["start"] + w["end"]) / 2 - middle))
+        assert text == f"{nearest['label']} {nearest['scores'][nearest['label']]:.0%}", (start, end, text)
 
     with Image.open(out / "timeline.png") as image:
         image.load()
