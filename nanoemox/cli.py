@@ -6,6 +6,8 @@
     nanoemox data demo-report --run run/ --data demo/   # a demo run's accuracy per branch and deciding modality
     nanoemox data demo-measure attribution --model ckpt/ --data demo/ --output a.json   # (or: scoring)
     nanoemox predict --model ckpt/ --video clip.mp4     # one answer as JSON
+    nanoemox timeline long.mp4 --model ckpt/ --output t/  # a long video's emotion over time: JSON, WebVTT, PNG
+    nanoemox app --model ckpt/                          # the web demo (pip install "nanoemox[app]")
     nanoemox evaluate --task mer --predictions p.jsonl  # score predictions
     nanoemox train --config train/configs/demo.yaml     # the P2E curriculum
     nanoemox answers --run runs/demo/train              # a trained run's held-out answers beside the gold labels
@@ -67,6 +69,15 @@ COMMANDS = {
             "--manifest": FILE,
         },
         torch=True,
+    ),
+    "timeline": Command(
+        "nanoemox.timeline.cli",
+        "a long video's answers over time, window by window: timeline.json, .vtt and .png",
+        {"--model": CHECKPOINT},
+        torch=True,
+    ),
+    "app": Command(
+        "nanoemox.app", "the web demo (Gradio): upload or record a clip, see the answer", {"--model": CHECKPOINT}, True
     ),
     "evaluate": Command(
         "nanoemox.evaluation.cli",

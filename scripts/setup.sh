@@ -4,10 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# espeak-ng speaks the test footage; ffmpeg's CLI checks rotated videos in one test.
+# espeak-ng speaks the test footage; ffmpeg's CLI checks rotated videos in one test; Debian's chromium is the
+# browser the web demo's tests drive with Playwright (never `playwright install`, which downloads a browser).
 need=()
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq
