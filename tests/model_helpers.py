@@ -83,12 +83,13 @@ def load_model(path: str, **kwargs) -> NanoEmoXForConditionalGeneration:
     return NanoEmoXForConditionalGeneration.from_pretrained(path, **kwargs).eval()
 
 
-def build_lively_checkpoint(folder) -> str:
+def build_lively_checkpoint(folder, seed: int = 1) -> str:
     """A tiny checkpoint (in `folder/lively`) whose random LM has large weights (std 0.5), so answers, label
     probabilities and log-likelihoods depend on the input (a freshly initialised tiny LM answers "\n" to everything
     and scores every label almost alike): equality tests on it mean something."""
+    folder = Path(folder)
     model = load_model(build_tiny_checkpoint(folder))
-    generator = torch.Generator().manual_seed(1)
+    generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for param in model.model.language_model.parameters():
             if param.dim() == 2:

@@ -28,8 +28,8 @@ from PIL import Image
 from nanoemox.analyser import load_analyser
 from nanoemox.app import TOP_LABELS, analyse_clip
 from nanoemox.timeline.outputs import CHART_SIZE
-from tests.lively_checkpoint import build_lively_checkpoint
 from tests.long_media import joined_mp4
+from tests.model_helpers import build_lively_checkpoint
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

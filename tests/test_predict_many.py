@@ -13,11 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 from PIL import Image
 
 from nanoemox.cli import main as cli_main
-from tests.model_helpers import build_tiny_checkpoint, load_model
+from tests.model_helpers import build_lively_checkpoint
 
 GREEDY = ["--greedy", "--max-new-tokens", "3"]
 
@@ -26,15 +25,7 @@ GREEDY = ["--greedy", "--max-new-tokens", "3"]
 def ckpt(tmp_path_factory):
     """A tiny checkpoint whose random LM has large weights: a freshly initialised one answers "\n" to everything,
     while this one's greedy answers change with the clip, so equal answers mean equal computations."""
-    folder = tmp_path_factory.mktemp("predict-many")
-    model = load_model(build_tiny_checkpoint(folder))
-    generator = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for param in model.model.language_model.parameters():
-            if param.dim() == 2:
-                param.copy_(torch.randn(param.shape, generator=generator) * 0.5)
-    model.save_pretrained(folder / "lively")
-    return str(folder / "lively")
+    return build_lively_checkpoint(tmp_path_factory.mktemp("predict-many"), seed=0)
 
 
 def _lines(path: Path) -> list[dict]:

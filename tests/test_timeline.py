@@ -17,8 +17,8 @@ from nanoemox.timeline.memory import memory_per_window, trend
 from nanoemox.timeline.outputs import CHART_SIZE
 from nanoemox.timeline.run import Timeline
 from nanoemox.timeline.windows import loudness, plan_windows, probe_media
-from tests.lively_checkpoint import build_lively_checkpoint
 from tests.long_media import corrupt_stretch_mp4, joined_mp4, repeated_mp4
+from tests.model_helpers import build_lively_checkpoint
 
 GREEDY = {"max_new_tokens": 3}
 CORRUPT = (24.0, 32.0)  # seconds of the minute whose packets are overwritten
