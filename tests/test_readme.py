@@ -1,4 +1,5 @@
-"""The README's fine-tuning snippets run as written (on a tiny checkpoint and a small demo corpus)."""
+"""The README's fine-tuning and evaluation snippets run as written (on a tiny checkpoint, a small demo corpus and the
+MERTools wheel files in tests/fixtures)."""
 
 from __future__ import annotations
 
@@ -70,3 +71,25 @@ def test_readme_finetuning_snippets_run_as_written(workdir, name, output):
     # the saved folder records that it was fine-tuned from the checkpoint, and which modules changed
     history = json.loads((saved / "config.json").read_text())["training_history"]
     assert history[-1]["from"] == "nanoemox-ckpt" and history[-1]["changed"]
+
+
+WHEELS = Path(__file__).resolve().parent / "fixtures" / "reference" / "emotion_wheel"
+
+
+def test_readme_evaluate_snippet_scores_a_free_text_answer(tmp_path):
+    code = snippet("evaluate").replace('"path/to/emotion_wheel"', repr(str(WHEELS)))
+    lines = code.rstrip().splitlines()
+    lines[-1] = f"print(json.dumps({lines[-1]}))"
+    script = tmp_path / "evaluate_snippet.py"
+    script.write_text("import json\n" + "\n".join(lines) + "\n")
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    scores = json.loads(result.stdout.strip().splitlines()[-1])
+    assert scores["hit_rate"] == pytest.approx(1.0), scores  # "seems angry" is the gold label angry on every wheel
