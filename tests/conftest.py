@@ -12,10 +12,12 @@ from transformers.utils import hub as transformers_hub
 try:
     from tests.fake_hub import FakeHub
     from tests.media import build_real_media
+    from tests.optional import require
     from tests.reference_files import MISSING_REFERENCE
 except ImportError:  # tests/ is not a package: pytest puts tests/ itself on sys.path
     from fake_hub import FakeHub
     from media import build_real_media
+    from optional import require
     from reference_files import MISSING_REFERENCE
 
 
@@ -31,8 +33,7 @@ def real_media(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture
 def speech_media(real_media) -> dict[str, Path]:
     """`real_media`, skipping the test when espeak-ng is missing (no speech, no talking clip)."""
-    if "talking" not in real_media:
-        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng): no speech media to test with")
+    require("talking" in real_media, "espeak-ng is not installed (apt-get install espeak-ng): no speech media")
     return real_media
 
 

@@ -13,7 +13,6 @@ The browser tests need Debian's chromium (`apt-get install chromium`) and `pip i
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import socket
 import subprocess
@@ -30,6 +29,7 @@ from nanoemox.app import TOP_LABELS, analyse_clip
 from nanoemox.timeline.outputs import CHART_SIZE
 from tests.long_media import joined_mp4
 from tests.model_helpers import build_lively_checkpoint
+from tests.optional import require, require_module
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -41,13 +41,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-needs_gradio = pytest.mark.skipif(
-    importlib.util.find_spec("gradio") is None, reason='gradio is not installed: pip install "nanoemox[app]"'
-)
-needs_browser = pytest.mark.skipif(
-    not (Path(CHROMIUM).exists() and importlib.util.find_spec("playwright")),
-    reason="the browser tests need Debian's chromium (apt-get install chromium) and pip install playwright",
-)
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +51,7 @@ def checkpoint(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def minute(real_media, tmp_path_factory):
-    if "talking" not in real_media:
-        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng): no talking clip to join")
+    require("talking" in real_media, "espeak-ng is not installed (apt-get install espeak-ng): no talking clip to join")
     return joined_mp4(real_media, tmp_path_factory.mktemp("app-media"))
 
 
@@ -103,8 +95,7 @@ def test_a_missing_modality_is_answered_with_a_note(analyser, real_media, tmp_pa
     ],
 )
 def test_a_bad_file_is_one_line_on_the_page(analyser, real_media, tmp_path, media, message):
-    if media not in real_media:
-        pytest.skip("espeak-ng is not installed: no speech file")
+    require(media in real_media, "espeak-ng is not installed (apt-get install espeak-ng): no speech file")
     shown = analyse_clip(analyser, str(real_media[media]), "mer", workdir=tmp_path)
     assert shown["status"].startswith(message), shown["status"]
     assert "\n" not in shown["status"] and "Traceback" not in shown["status"] and str(tmp_path) not in shown["status"]
@@ -153,8 +144,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def app_url(checkpoint, tmp_path_factory):
     """`nanoemox app` on a free localhost port, in its own process; stopped (by its pid) after the module."""
-    if importlib.util.find_spec("gradio") is None:
-        pytest.skip('gradio is not installed: pip install "nanoemox[app]"')
+    require_module("gradio", 'pip install "nanoemox[app]"')
     port = _free_port()
     log = tmp_path_factory.mktemp("app-log") / "app.log"
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
@@ -187,6 +177,8 @@ def app_url(checkpoint, tmp_path_factory):
 
 @pytest.fixture
 def page(app_url):
+    require(Path(CHROMIUM).exists(), "the browser tests need Debian's chromium (apt-get install chromium)")
+    require_module("playwright", "pip install playwright; never `playwright install`: it drives Debian's chromium")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -218,8 +210,6 @@ def _screenshot(page, path: Path, readme: str | None = None) -> None:
 
 
 @pytest.mark.slow
-@needs_gradio
-@needs_browser
 def test_browser_uploads_a_clip_and_sees_the_answer_and_the_chart(page, speech_media, tmp_path, analyser):
     from playwright.sync_api import expect
 
@@ -236,8 +226,6 @@ def test_browser_uploads_a_clip_and_sees_the_answer_and_the_chart(page, speech_m
 
 
 @pytest.mark.slow
-@needs_gradio
-@needs_browser
 def test_browser_long_upload_gets_the_timeline_chart(page, minute, tmp_path):
     from playwright.sync_api import expect
 
@@ -251,8 +239,6 @@ def test_browser_long_upload_gets_the_timeline_chart(page, minute, tmp_path):
 
 
 @pytest.mark.slow
-@needs_gradio
-@needs_browser
 def test_browser_corrupt_upload_is_a_message_on_the_page(page, real_media):
     from playwright.sync_api import expect
 
@@ -266,7 +252,6 @@ def test_browser_corrupt_upload_is_a_message_on_the_page(page, real_media):
 
 
 @pytest.mark.slow
-@needs_gradio
 def test_gradio_client_calls_the_running_app(app_url, speech_media, real_media, analyser):
     from gradio_client import Client, handle_file
 

@@ -19,7 +19,7 @@ try:
 except ImportError:  # tests/ is not a package: pytest puts tests/ itself on sys.path
     from test_metrics_mer import tiny_wheels
 
-evaluate = pytest.importorskip("evaluate")
+import evaluate
 
 REPO = Path(__file__).resolve().parents[1]
 JOINT_GOLD = {"emotion": "happy", "intent": "consoling", "explanation": "she jokes to comfort him"}

@@ -27,6 +27,7 @@ from nanoemox.modeling.faces_nanoemox import (
     track_face,
 )
 from nanoemox.modeling.video_nanoemox import VideoFrames, load_video_frames
+from tests.optional import require, require_module
 
 try:
     from tests import media
@@ -126,8 +127,7 @@ def test_bytes_and_decoded_frames(speech_media):
 
 
 def test_rotated_video_is_turned_upright(real_media):
-    if "rotated" not in real_media:
-        pytest.skip("the ffmpeg command-line tool is not installed: no rotated file to test with")
+    require("rotated" in real_media, "ffmpeg is not installed (apt-get install ffmpeg): no rotated file to test with")
     upright = load_video_frames(real_media["video_only"], num_frames=3)
     turned = load_video_frames(real_media["rotated"], num_frames=3)
     np.testing.assert_array_equal(turned.frames, np.rot90(upright.frames, 1, axes=(1, 2)))
@@ -185,8 +185,7 @@ def test_other_bad_video_sources(real_media, speech_media, tmp_path):
 def astronaut_clip(real_media, name):
     """(path, per-time face box function) of an astronaut clip; the talking one needs espeak-ng."""
     if name == "talking":
-        if "talking" not in real_media:
-            pytest.skip("espeak-ng is not installed (apt-get install espeak-ng): no talking clip")
+        require("talking" in real_media, "espeak-ng is not installed (apt-get install espeak-ng): no talking clip")
         return real_media[name], lambda t: Box(*media.talking_face_box(real_media[name].parent, t))
     return real_media[name], lambda t: Box(*media.astronaut_face_box(t, num_frames=75))
 
@@ -225,7 +224,7 @@ def test_crops_show_the_face(real_media, name):
 @pytest.mark.parametrize("detector", FACE_DETECTORS)
 def test_face_track_detects_on_anchor_frames_and_tracks_between(real_media, detector, monkeypatch):
     if detector == "hog":
-        pytest.importorskip("dlib", reason="the HOG detector needs dlib-bin (pip install dlib-bin)")
+        require_module("dlib", 'the HOG detector: pip install "nanoemox[hog]"')
     path, face_at = astronaut_clip(real_media, "video_only")
     video = load_video_frames(path, num_frames=8)
     searched = []

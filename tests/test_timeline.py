@@ -19,6 +19,7 @@ from nanoemox.timeline.run import Timeline
 from nanoemox.timeline.windows import loudness, plan_windows, probe_media
 from tests.long_media import corrupt_stretch_mp4, joined_mp4, repeated_mp4
 from tests.model_helpers import build_lively_checkpoint
+from tests.optional import require
 
 GREEDY = {"max_new_tokens": 3}
 CORRUPT = (24.0, 32.0)  # seconds of the minute whose packets are overwritten
@@ -37,8 +38,7 @@ def analyse(lively):
 @pytest.fixture(scope="module")
 def long_media(real_media, tmp_path_factory):
     """The joined minute (talking, silence, no face, video only, ...) and that minute with 24-32 s corrupted."""
-    if "talking" not in real_media:
-        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng): no talking clip to join")
+    require("talking" in real_media, "espeak-ng is not installed (apt-get install espeak-ng): no talking clip to join")
     folder = tmp_path_factory.mktemp("long-media")
     minute = joined_mp4(real_media, folder)
     return {"minute": minute, "corrupt": corrupt_stretch_mp4(minute, folder, *CORRUPT)}
