@@ -298,6 +298,27 @@ def scoring_table(payload: dict) -> str:
     return "\n".join(lines)
 
 
+def timeline_memory_table(payload: dict) -> str:
+    """A long video's timeline: memory after each window, per pass (`python -m nanoemox.timeline.memory`)."""
+    video = payload["video"]
+    lines = [
+        f"{video['duration_s'] / 60:.1f} min video ({video.get('made_by') or video['path']}), {video['windows']} "
+        "windows. Resident memory (RSS) counts every buffer; traced is what Python and numpy objects hold.",
+        "",
+        "| pass | RSS MB: first / peak middle third / peak last third | RSS slope, last half (MB per window) "
+        "| traced MB: peak middle / peak last | traced slope (MB per window) |",
+        "|---:|---|---:|---|---:|",
+    ]
+    for run in payload["passes"]:
+        rss, traced = run["rss"], run["traced"]
+        lines.append(
+            f"| {run['pass']} | {rss['first_mb']:.0f} / {rss['peak_middle_mb']:.0f} / {rss['peak_late_mb']:.0f} "
+            f"| {rss['slope_late_mb_per_window']:.3f} | {traced['peak_middle_mb']:.1f} / {traced['peak_late_mb']:.1f} "
+            f"| {traced['slope_late_mb_per_window']:.4f} |"
+        )
+    return "\n".join(lines)
+
+
 # Sections of docs/results.md: (title, the results files it needs, how it renders them). A section whose files are
 # missing is left out (its results were not measured here), not faked.
 def _doc_sections(results: dict[str, dict]) -> list[tuple[str, Callable[[], str]]]:
@@ -322,6 +343,13 @@ def _doc_sections(results: dict[str, dict]) -> list[tuple[str, Callable[[], str]
                 (
                     "Generated answers against likelihood scoring (demo test split)",
                     lambda p=payload, n=name: scoring_table(p) + "\n\n" + _origin(p, n),
+                )
+            )
+        if payload.get("kind") == "timeline-memory":
+            sections.append(
+                (
+                    "Memory of a long video's timeline",
+                    lambda p=payload, n=name: timeline_memory_table(p) + "\n\n" + _origin(p, n),
                 )
             )
     for name, payload in results.items():

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -129,31 +130,10 @@ def test_an_interrupted_run_resumes_with_one_line_per_clip(ckpt, mixed, tmp_path
 @pytest.mark.slow
 def test_two_processes_answer_as_one(ckpt, mixed, tmp_path):
     folder, good, reasons = mixed
-    accelerate = Path(sys.executable).with_name("accelerate")
-    config = Path(__file__).resolve().parents[1] / "train" / "accelerate" / "cpu_2proc.yaml"
     one, two = tmp_path / "one" / "answers.jsonl", tmp_path / "two" / "answers.jsonl"
     args = ["predict", "--model", ckpt, "--input-dir", str(folder), "--task", "mer", *GREEDY]
     assert cli_main([*args, "--output", str(one)]) == 0
-    with socket_port() as port:
-        run = subprocess.run(
-            [
-                str(accelerate),
-                "launch",
-                "--config_file",
-                str(config),
-                "--main_process_port",
-                str(port),
-                "-m",
-                "nanoemox.cli",
-                *args,
-                "--output",
-                str(two),
-            ],
-            env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"},
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+    run = _launch_two_processes([*args, "--output", str(two)])
     assert run.returncode == 0, run.stderr[-3000:]
     assert "process 2/2 answers" in run.stderr  # the second process answered its share
     answers_one, answers_two = _lines(one), _lines(two)
@@ -170,18 +150,21 @@ def test_two_processes_answer_as_one(ckpt, mixed, tmp_path):
     assert not list(two.parent.glob("*.part*"))
 
 
-class socket_port:
-    """A free TCP port on localhost, for accelerate's rendezvous."""
-
-    def __enter__(self) -> int:
-        import socket
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            return s.getsockname()[1]
-
-    def __exit__(self, *exc) -> None:
-        return None
+def _launch_two_processes(args: list[str]) -> subprocess.CompletedProcess:
+    """`accelerate launch` of `nanoemox ARGS` as two CPU processes (gloo), rendezvous on a free localhost port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    accelerate = Path(sys.executable).with_name("accelerate")
+    config = Path(__file__).resolve().parents[1] / "train" / "accelerate" / "cpu_2proc.yaml"
+    command = [str(accelerate), "launch", "--config_file", str(config), "--main_process_port", str(port)]
+    return subprocess.run(
+        [*command, "-m", "nanoemox.cli", *args],
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 @pytest.mark.slow
@@ -190,30 +173,9 @@ def test_two_processes_evaluate_as_one(ckpt, tmp_path):
 
     data = tmp_path / "demo"
     generate_demo_corpus(data, num_clips=12, seed=0, progress=False)
-    accelerate = Path(sys.executable).with_name("accelerate")
-    config = Path(__file__).resolve().parents[1] / "train" / "accelerate" / "cpu_2proc.yaml"
     args = ["evaluate", "--model", ckpt, "--data", str(data), "--tasks", "mer,mir,msa", "--max-new-tokens", "4"]
     assert cli_main([*args, "--output", str(tmp_path / "one.json")]) == 0
-    with socket_port() as port:
-        run = subprocess.run(
-            [
-                str(accelerate),
-                "launch",
-                "--config_file",
-                str(config),
-                "--main_process_port",
-                str(port),
-                "-m",
-                "nanoemox.cli",
-                *args,
-                "--output",
-                str(tmp_path / "two.json"),
-            ],
-            env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"},
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+    run = _launch_two_processes([*args, "--output", str(tmp_path / "two.json")])
     assert run.returncode == 0, run.stderr[-3000:]
     one = json.loads((tmp_path / "one.json").read_text())["results"]
     two = json.loads((tmp_path / "two.json").read_text())["results"]

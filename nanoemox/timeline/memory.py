@@ -114,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         logger.info("pass %d: rss %s; traced %s", number, passes[-1]["rss"], passes[-1]["traced"])
     document = timeline.document()
     result = {
+        "kind": "timeline-memory",
         "command": "python -m nanoemox.timeline.memory " + shlex.join(sys.argv[1:] if argv is None else argv),
         "commit": commit,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
