@@ -18,6 +18,9 @@ from nanoemox.modeling.modeling_nanoemox import NanoEmoXForConditionalGeneration
 from nanoemox.train.curriculum import load_curriculum
 from nanoemox.train.freezing import apply_trainable
 
+# the benchmark's sections run for real on a tiny model (about 25 s): slow
+pytestmark = pytest.mark.slow
+
 
 def _positive(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0

@@ -162,6 +162,7 @@ REMOTE_HEAD_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_save_reload_and_remote_code_keep_the_head(egmf_ckpt, tmp_path):
     model = _model(egmf_ckpt)
     with torch.no_grad():  # a head that is not at its initial values, so reloading must carry the weights

@@ -90,6 +90,7 @@ def _weights(folder: Path) -> dict[str, torch.Tensor]:
     return load_file(folder / "model.safetensors")
 
 
+@pytest.mark.slow
 def test_each_stage_changes_exactly_the_named_submodules(run):
     folders = [run / "0-init"] + [run / f"{i}-{name}" / "final" for i, (name, _, _) in enumerate(STAGES, start=1)]
     for (name, trainable, prefixes), before, after in zip(STAGES, folders, folders[1:]):

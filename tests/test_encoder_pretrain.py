@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from transformers import CLIPVisionModel, HubertModel, SwinBackbone
 
@@ -16,6 +17,7 @@ from nanoemox.tiny.encoder_pretrain import (
 )
 
 
+@pytest.mark.slow
 def test_face_pretraining_makes_expression_geometry_readable():
     torch.manual_seed(0)
     backbone = SwinBackbone(tiny_component_configs(100)["face"])
@@ -44,6 +46,7 @@ def test_voice_examples_and_speech_pretraining_keep_the_encoder_config():
     assert any("encoder.layers" in k for k in changed) and any("feature_extractor" in k for k in changed)
 
 
+@pytest.mark.slow
 def test_frame_pretraining_makes_the_scene_object_readable():
     pixels, objects, sides, geometry = frame_examples(4, size=64, seed=0)
     assert pixels.shape == (4, 3, 64, 64) and objects.shape == sides.shape == (4,) and geometry.shape == (4, 6)

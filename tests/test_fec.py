@@ -240,6 +240,7 @@ REMOTE = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_remote_code_with_the_package_blocked(fec_ckpt, processor, speech_media, tmp_path):
     video = str(speech_media["talking"])
     run_without_package(REMOTE, fec_ckpt, video, tmp_path / "out.pt", folder=tmp_path)

@@ -101,7 +101,7 @@ def _predict_process(ckpt, videos, out, extra=()):
     )
 
 
-@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT])
+@pytest.mark.parametrize("how", [signal.SIGKILL, pytest.param(signal.SIGINT, marks=pytest.mark.slow)])
 def test_an_interrupted_run_resumes_with_one_line_per_clip(ckpt, mixed, tmp_path, how):
     folder, good, _ = mixed
     videos = [str(folder / f"clip{i}.mp4") for i in range(8)]

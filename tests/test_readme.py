@@ -46,6 +46,7 @@ def workdir(tmp_path_factory, real_media):
     return folder
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "name, output",
     [

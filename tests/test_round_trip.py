@@ -76,6 +76,7 @@ def base(tmp_path_factory):
     return build_tiny_checkpoint(tmp_path_factory.mktemp("round-trip"))
 
 
+@pytest.mark.slow
 def test_every_save_route_loads_and_answers_the_same_without_the_package(base, speech_media, tmp_path, fake_hub):
     from datasets import Dataset
 

@@ -150,6 +150,7 @@ def test_window_edges_move_into_speech_pauses(long_media):
 
 
 # ---------------------------------------------------------------------------------------------- a corrupt stretch
+@pytest.mark.slow
 def test_a_corrupt_stretch_is_a_gap_and_the_rest_is_covered(analyse, long_media, tmp_path):
     timeline = Timeline(analyse, str(long_media["corrupt"]), task="mer", generate=GREEDY, progress=False)
     document = timeline.run()
