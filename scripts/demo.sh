@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up (if needed) and run the main job on the embedded default: the demo corpus, the four P2E phases on a
-# tiny Nano-EmoX (about ten minutes on 2 CPU cores; the pre-trained tiny components are cached for later runs), the
-# held-out scores with modality ablations, one clip answered, and held-out answers beside their gold labels.
+# tiny Nano-EmoX, the held-out scores with modality ablations, one clip answered, and held-out answers beside their
+# gold labels. About 6 minutes on 2 idle CPU cores once the pre-trained tiny components are cached; the first run
+# pre-trains them and takes longer (docs/results.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
