@@ -402,7 +402,9 @@ def bench_summary(results: dict[str, dict]) -> str:
         cores = t["projection"]["cores_per_gpu"]
         rows.append(
             (
-                "CPU cores that keep one GPU busy (estimate: measured CPU rate, counted full-size FLOPs)",
+                f"CPU cores that keep one GPU busy ({t['projection']['gpu_tflops']:.0f} TFLOPS at "
+                f"{t['projection']['mfu']:.0%} use; an estimate from the measured CPU rate and counted "
+                "full-size FLOPs)",
                 ", ".join(f"{v:.0f} ({k})" for k, v in cores.items()),
                 "",
             )
@@ -426,7 +428,7 @@ def bench_summary(results: dict[str, dict]) -> str:
             )
         )
     machine = payload.get("machine", {})
-    lines = ["| measure | measured | target |", "|---|---|---|"]
+    lines = ["| measure | measured | our goal |", "|---|---|---|"]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
     lines.append("")
     lines.append(
