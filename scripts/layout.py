@@ -29,8 +29,8 @@ FIXED = {
     "pyproject.toml": "the package: dependencies, extras, the folder mapping under one namespace, pytest and ruff",
     ".gitignore": "what git leaves out (runs, caches, the virtual environment)",
     "docs/results.md": "every measured table, generated from results/*.json by `nanoemox results render`",
-    "docs/images/app.png": "the web demo in a headless Chromium (tests/test_app.py)",
-    "docs/images/timeline.png": "the timeline chart of the joined real test clips",
+    "docs/images/app.png": "the web demo in a headless Chromium (tests/test_app.py), with the demo checkpoint",
+    "docs/images/timeline.png": "`nanoemox timeline` of the joined real test clips, with the demo checkpoint",
     "model_cards/template.md": "the model card's Jinja template (front matter, usage, training, results)",
 }
 FIXTURES = {
