@@ -45,6 +45,8 @@ def check_path(value: str, kind: str, option: str) -> str:
     """`value` unchanged if it names what `kind` asks for; `CLIError` naming the value and the option otherwise."""
     if kind not in KINDS:
         raise ValueError(f"kind={kind!r}: expected one of {KINDS}")
+    if kind != CHECKPOINT and value.startswith(("http://", "https://")):
+        raise CLIError(f"URLs are not read: download the file first and pass its path: {value} ({option})")
     path = Path(value).expanduser()
     if kind == CHECKPOINT:
         if path.is_dir():

@@ -91,6 +91,11 @@ def files(tmp_path, monkeypatch):
     "argv, message",
     [
         (["predict", "--model", "ckpt", "--video", "gone.mp4"], "nanoemox predict: no such file: gone.mp4 (--video)"),
+        (
+            ["predict", "--model", "ckpt", "--video", "https://example.com/a.mp4"],
+            "nanoemox predict: URLs are not read: download the file first and pass its path: "
+            "https://example.com/a.mp4 (--video)",
+        ),
         (["predict", "--model", "ckpt", "--audio=gone.wav"], "nanoemox predict: no such file: gone.wav (--audio)"),
         (
             ["predict", "--model", "ckpt", "--video", "clip.mp4", "--faces", "gone.json"],

@@ -193,10 +193,11 @@ def one_line(text: str) -> str:
         ("minute", ["--window", "2", "--stride", "3"], "--stride 3 s is longer than --window 2 s"),
         ("minute", ["--window", "-1"], "--window must be a positive number of seconds"),
         ("gone", [], "no such file: "),
+        ("url", [], "URLs are not read: download the file first"),
     ],
 )
 def test_bad_input_is_one_line_before_the_model_loads(lively, real_media, long_media, capsys, media, extra, message):
-    path = {**real_media, **long_media}.get(media, "gone.mp4")
+    path = {**real_media, **long_media, "url": "https://example.com/talk.mp4"}.get(media, "gone.mp4")
     assert cli.main(["timeline", str(path), "--model", lively, *extra]) != 0
     line = one_line(capsys.readouterr().err)
     assert line.startswith("nanoemox timeline: ") and message in line, line

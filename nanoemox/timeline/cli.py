@@ -18,7 +18,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from nanoemox.cli_inputs import CLIError
+from nanoemox.cli_inputs import FILE, CLIError, check_path
 from nanoemox.modeling.prompts_nanoemox import TASKS
 
 from .windows import check_window, probe_media
@@ -49,8 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if not Path(args.video).is_file():
-        raise CLIError(f"no such file: {args.video}" if not Path(args.video).exists() else f"not a file: {args.video}")
+    check_path(args.video, FILE, "VIDEO")
     if args.batch_size < 1:
         raise CLIError(f"--batch-size must be at least 1, got {args.batch_size}")
     info = probe_media(args.video)  # a bad file or window is reported before the model loads
