@@ -102,7 +102,7 @@ COMMANDS = {
     ),
     "bench": Command(
         "nanoemox.bench.cli",
-        "the benchmark suite: decode, prefill, tokens, batching, preprocessing, budget, training",
+        "the benchmark suite: decode, prefill, tokens, batching, preprocessing, throughput, faces, budget, training",
         {"--video": FILE},
         True,
     ),
