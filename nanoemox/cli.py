@@ -189,7 +189,11 @@ def _run(name: str, command: Command, argv: list[str]) -> int:
         from nanoemox.machine import use_available_cores
 
         use_available_cores()
-    return int(module.main(argv) or 0)
+    status = int(module.main(argv) or 0)
+    from nanoemox.machine import leave_process_group
+
+    leave_process_group()  # under `accelerate launch`: a clean exit for every process
+    return status
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,6 +4,7 @@
     idle_cores()             # of those, how many are idle now (another program's busy cores do not count)
     use_available_cores()    # torch's intra-op threads = idle cores, unless OMP_NUM_THREADS says otherwise
     describe_machine()       # {"cpus", "available_cores", "cpu", "memory_gb", "load_average", versions}
+    leave_process_group()    # after a command under `accelerate launch`: wait for the others, destroy the group
 
 `nanoemox bench` and `nanoemox ablate` record `describe_machine()` beside their figures; the `nanoemox` command
 calls `use_available_cores()` before a subcommand that runs torch.
@@ -15,6 +16,7 @@ import contextlib
 import logging
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -117,3 +119,16 @@ def process_state():
     from accelerate import PartialState
 
     return PartialState(cpu=not torch.cuda.is_available())
+
+
+def leave_process_group() -> None:
+    """Leave the `accelerate launch` process group, if this process joined one: every process waits for the others,
+    then the group is destroyed. Left to interpreter exit, gloo's threads can be torn down while still running
+    ("terminate called without an active exception", exit -6) after all the work is done."""
+    if "torch" not in sys.modules:
+        return
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
